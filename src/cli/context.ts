@@ -1,0 +1,26 @@
+import { homedir } from 'node:os';
+import pino, { type Logger } from 'pino';
+import { loadConfig, type Config } from '../config/index.js';
+import { defaultImagesDir } from '../images/index.js';
+
+export interface GlobalOptions {
+  config?: string;
+  dataDir?: string;
+  logLevel?: string;
+}
+
+/** The one place the CLI reads process.env: it is handed to the config loader and nowhere else. */
+export function resolveConfig(options: GlobalOptions, extra: Record<string, unknown> = {}): Readonly<Config> {
+  const overrides: Record<string, unknown> = { ...extra };
+  if (options.dataDir) overrides.dataDir = options.dataDir;
+  if (options.logLevel) overrides['log.level'] = options.logLevel;
+  return loadConfig({ file: options.config, env: process.env, overrides });
+}
+
+export function imagesDirOf(config: Readonly<Config>): string {
+  return config.images.dir ?? defaultImagesDir(process.env, homedir());
+}
+
+export function createLogger(config: Readonly<Config>): Logger {
+  return pino({ level: config.log.level, base: { pid: process.pid } });
+}

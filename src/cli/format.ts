@@ -1,0 +1,72 @@
+// Pure renderers for the CLI: machines in, text out.
+import Table from 'cli-table3';
+import type { Machine, MachineEvent } from '../machines/model.js';
+
+const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+
+/** Plain text, no colours or borders: the output is read in CI logs and pasted into issues. */
+function table(head: string[]): { push(row: string[]): void; toString(): string } {
+  const t = new Table({
+    head, style: { head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 0 },
+    chars: { top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
+      'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '   ' },
+  });
+  return {
+    push: (row) => t.push(row),
+    toString: () => t.toString().split('\n').map((line) => `  ${line}`.trimEnd()).join('\n'),
+  };
+}
+
+export function formatMachineList(machines: readonly Machine[]): string {
+  if (machines.length === 0) return 'No machines yet: PXE-boot one on the boot network to enlist it.';
+  const t = table(['ID', 'HOSTNAME', 'STATE', 'BOOT MAC', 'ARCH', 'CPUS', 'MEMORY', 'DISKS']);
+  for (const m of machines) {
+    const inv = m.inventory;
+    t.push([m.id, m.hostname, m.state, m.bootMac, m.arch, inv ? String(inv.cpu.count) : '-',
+      inv ? mib(inv.memoryBytes) : '-', inv ? inv.disks.map((d) => `${d.name} ${gib(d.sizeBytes)}`).join(', ') || '-' : '-']);
+  }
+  return t.toString();
+}
+
+export function formatMachine(machine: Machine, events: readonly MachineEvent[]): string {
+  const out: string[] = [];
+  const inv = machine.inventory;
+  out.push(`Machine ${machine.id} (${machine.hostname})`);
+  out.push(`  state      ${machine.state}`);
+  out.push(`  boot MAC   ${machine.bootMac}`);
+  out.push(`  arch       ${machine.arch}`);
+  out.push(`  uuid       ${machine.uuid ?? '-'}`);
+  out.push(`  created    ${new Date(machine.createdAt).toISOString()}`);
+  if (inv) {
+    out.push(`  cpu        ${inv.cpu.count} x ${inv.cpu.model}`);
+    out.push(`  memory     ${mib(inv.memoryBytes)}`);
+    out.push(`  system     ${[inv.dmi.vendor, inv.dmi.product].filter(Boolean).join(' ') || '-'}${inv.dmi.serial ? `, serial ${inv.dmi.serial}` : ''}`);
+    out.push(`  kernel     ${inv.kernel}`);
+    out.push('', 'Interfaces');
+    const nics = table(['NAME', 'MAC', 'DRIVER', 'LINK', 'SPEED']);
+    for (const n of inv.nics) nics.push([n.name, n.mac, n.driver || '-', n.link ? 'up' : 'down', n.speedMbps === null ? '-' : `${n.speedMbps} Mb/s`]);
+    out.push(nics.toString());
+    out.push('', 'Disks');
+    if (inv.disks.length === 0) out.push('  (none)');
+    else {
+      const disks = table(['NAME', 'SIZE', 'MODEL', 'SERIAL', 'TYPE']);
+      for (const d of inv.disks) disks.push([d.name, gib(d.sizeBytes), d.model || '-', d.serial || '-', d.rotational ? 'hdd' : 'ssd']);
+      out.push(disks.toString());
+    }
+  }
+  out.push('', 'Events');
+  out.push(events.length === 0 ? '  (none)' : formatTimeline(events));
+  return out.join('\n');
+}
+
+/** One line per event, with the offset from the first one: the boot timeline. */
+export function formatTimeline(events: readonly MachineEvent[], start = events[0]?.at ?? 0): string {
+  return events.map((e) => formatEvent(e, start)).join('\n');
+}
+
+export function formatEvent(event: MachineEvent, start: number): string {
+  const offset = `+${((event.at - start) / 1000).toFixed(1)}s`.padStart(8);
+  const time = new Date(event.at).toISOString().slice(11, 23);
+  return `  ${time} ${offset}  ${event.type.padEnd(12)} ${event.detail}`.trimEnd();
+}

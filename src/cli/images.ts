@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { buildImage, ImageStore } from '../images/index.js';
+import { recipesDir } from '../paths.js';
+import { imagesDirOf, resolveConfig, type GlobalOptions } from './context.js';
+
+export function registerImageCommands(program: Command): void {
+  const images = program.command('images').description('boot images (kernel, initrd, root squashfs)');
+
+  images.command('build').description('build a boot image from its recipe in images/<name>')
+    .argument('<name>', 'recipe name, e.g. micro')
+    .option('--force', 'rebuild even when the built image matches the recipe')
+    .action(async (name: string, options: { force?: boolean }) => {
+      const imagesDir = imagesDirOf(resolveConfig(program.opts<GlobalOptions>()));
+      const result = await buildImage({
+        name, imagesDir, recipesDir, force: Boolean(options.force), onProgress: (line) => console.log(line),
+      });
+      const files = Object.values(result.image.files).map((f) => `${f.role} ${(f.size / 2 ** 20).toFixed(1)} MiB`);
+      console.log(result.skipped
+        ? `image '${name}' is up to date (${files.join(', ')})`
+        : `built image '${name}' ${result.image.version} in ${result.seconds.toFixed(0)} s: ${files.join(', ')}`);
+    });
+
+  images.command('list').description('list built images')
+    .option('--json', 'print JSON')
+    .action((options: { json?: boolean }) => {
+      const store = ImageStore.open(imagesDirOf(resolveConfig(program.opts<GlobalOptions>())));
+      const list = store.list();
+      if (options.json) return console.log(JSON.stringify(list, null, 2));
+      if (list.length === 0) return console.log('No images built: run `netboot images build micro`.');
+      for (const image of list) {
+        const files = Object.values(image.files).map((f) => `${f.role} ${(f.size / 2 ** 20).toFixed(1)} MiB`);
+        console.log(`${image.name.padEnd(10)} ${image.version.padEnd(20)} ${image.builtAt}  ${files.join(', ')}`);
+      }
+    });
+}

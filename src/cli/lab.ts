@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import { execFileSync } from 'node:child_process';
+import { Lab } from '../lab/lab.js';
+import { qemuBinary } from '../lab/qemu.js';
+import { buildImage } from '../images/index.js';
+import { recipesDir } from '../paths.js';
+import { LabError } from '../errors.js';
+import { formatEvent, formatMachine } from './format.js';
+import { imagesDirOf, resolveConfig, type GlobalOptions } from './context.js';
+
+interface LabCommandOptions { timeout: string; memory: string; cpus: string; keep?: boolean; accel: string }
+
+const demoVm = { mac: '52:54:00:6e:62:01', uuid: '6e657462-6f6f-4c61-8062-000000000001' };
+
+export function registerLabCommand(program: Command): void {
+  program.command('lab')
+    .description('demo: build the boot image if missing, PXE-boot a QEMU VM in a private network, show it enlisted')
+    .option('--timeout <seconds>', 'how long the VM may take to enlist', '300')
+    .option('--memory <MiB>', 'VM memory', '512')
+    .option('--cpus <n>', 'VM CPUs', '2')
+    .option('--accel <tcg|kvm>', 'QEMU accelerator (the nested KVM of many CI hosts cannot run firmware)', 'tcg')
+    .option('--keep', 'keep the lab folder (logs, serial console, database) afterwards')
+    .action(async (options: LabCommandOptions) => runLab(program.opts<GlobalOptions>(), options));
+}
+
+async function runLab(global: GlobalOptions, options: LabCommandOptions): Promise<void> {
+  if (process.getuid?.() !== 0) throw new LabError('the lab creates a network namespace and tap devices: run it as root');
+  try {
+    execFileSync(qemuBinary, ['--version'], { stdio: 'ignore' });
+  } catch {
+    throw new LabError(`${qemuBinary} is not installed: apt-get install qemu-system-x86 ipxe-qemu`);
+  }
+  const imagesDir = imagesDirOf(resolveConfig(global));
+  step('building the micro boot image (skipped when it is up to date)');
+  const built = await buildImage({ name: 'micro', imagesDir, recipesDir, force: false, onProgress: (line) => console.log(`    ${line}`) });
+  console.log(`    image micro ${built.image.version}${built.skipped ? ' (cached)' : ` built in ${built.seconds.toFixed(0)} s`}`);
+
+  step('creating a private boot network and starting the appliance in it');
+  const lab = await Lab.start({ imagesDir, keepDir: options.keep });
+  const stopOnSignal = () => {
+    console.log('\ninterrupted: tearing the lab down');
+    lab.close().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
+  let follow: NodeJS.Timeout | undefined;
+  try {
+    console.log(`    namespace ${lab.network.name}, appliance PID ${lab.appliance.pid} at ${lab.publicUrl}, folder ${lab.dir}`);
+    step(`PXE-booting a QEMU VM (MAC ${demoVm.mac}, ${options.cpus} CPUs, ${options.memory} MiB, 2 GiB disk, ${options.accel})`);
+    const started = Date.now();
+    const vm = await lab.bootVm({
+      mac: demoVm.mac, uuid: demoVm.uuid, memoryMiB: Number(options.memory), cpus: Number(options.cpus),
+      diskMiB: 2048, accel: options.accel === 'kvm' ? 'kvm' : 'tcg',
+      onSerialLine: (line) => { if (/netboot-(initrd|agent)/.test(line)) console.log(`    [console] ${line.trim()}`); },
+    });
+    console.log(`    QEMU PID ${vm.pid}; boot events as they happen:`);
+    let lastId = 0;
+    follow = setInterval(() => {
+      for (const event of lab.store().events.since(lastId)) {
+        lastId = event.id;
+        console.log(`  ${event.mac}${formatEvent(event, started)}`);
+      }
+    }, 250);
+    const machine = await lab.waitForMachine(demoVm.mac, vm, Number(options.timeout) * 1000);
+    const enlistedAfter = (Date.now() - started) / 1000;
+    await Promise.race([vm.exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+    clearInterval(follow);
+    step(`enlisted ${enlistedAfter.toFixed(1)} s after QEMU started; the VM ${vm.running ? 'is still running' : 'powered itself off'}`);
+    console.log('\n$ netboot machines list');
+    console.log(execCli(lab.dataDir, ['machines', 'list']));
+    console.log(`\n$ netboot machines show ${machine.id}`);
+    console.log(formatMachine(lab.store().machines.get(machine.id)!, lab.store().events.forMachine(machine.id)));
+  } finally {
+    clearInterval(follow);
+    step('tearing down: stopping the VM and the appliance, removing the namespace');
+    await lab.close();
+    process.removeListener('SIGINT', stopOnSignal);
+    process.removeListener('SIGTERM', stopOnSignal);
+  }
+}
+
+function execCli(dataDir: string, args: string[]): string {
+  return execFileSync(process.execPath, [process.argv[1]!, '--data-dir', dataDir, ...args], { encoding: 'utf8' }).trimEnd();
+}
+
+function step(message: string): void {
+  console.log(`==> ${message}`);
+}

@@ -1,0 +1,22 @@
+// The persistence seam of the DHCP server. Implemented by src/store (SQLite) and by an in-memory fake
+// for tests. Methods are synchronous on purpose: a lease is on disk when upsert returns, so the ACK
+// that grants it can only leave the socket afterwards (ARCHITECTURE.md "Persistence").
+
+export type LeaseState = 'offered' | 'bound' | 'released' | 'declined';
+
+export interface Lease {
+  readonly mac: string;
+  readonly ip: string;
+  readonly state: LeaseState;
+  /** Unix milliseconds. */
+  readonly expiresAt: number;
+  readonly hostname?: string;
+}
+
+export interface LeaseStore {
+  byMac(mac: string): Lease | undefined;
+  byIp(ip: string): Lease | undefined;
+  /** Inserts or replaces the lease of lease.mac; durable on return. */
+  upsert(lease: Lease): void;
+  all(): Lease[];
+}

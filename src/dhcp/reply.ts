@@ -1,0 +1,143 @@
+// Building replies (RFC 2131 §4.3.1 Table 3) and choosing where they go (RFC 2131 §4.1). Pure.
+import type { DhcpConfig } from '../config/schema.js';
+import {
+  BootOp, BROADCAST_FLAG, formatIpv4, LIMITED_BROADCAST, MessageType, parseIpv4, ZERO_ADDRESS,
+  type DhcpOptions, type DhcpPacket,
+} from './codec/index.js';
+import type { BootReply } from './boot-file.js';
+import { subnetMaskText, type ServedNetwork } from './network.js';
+
+export interface Destination {
+  readonly address: string;
+  readonly port: number;
+  /** True when the address is the limited broadcast: the socket needs SO_BROADCAST. */
+  readonly broadcast: boolean;
+}
+
+export interface ReplyContext {
+  readonly config: DhcpConfig;
+  readonly network: ServedNetwork;
+}
+
+/**
+ * RFC 2131 §4.1, "the server ... sends", in its order:
+ * - giaddr set: to the relay agent, on the server port (67), which the relay listens on;
+ * - NAK without giaddr: always broadcast (the client's address is wrong by definition);
+ * - ciaddr set (RENEWING, REBINDING, INFORM): unicast to ciaddr on the client port;
+ * - otherwise broadcast to 255.255.255.255 on the client port. RFC 2131 would unicast to yiaddr
+ *   when the broadcast flag is clear, but that needs an ARP entry for an address the client does
+ *   not have yet, which a UDP socket cannot create; §4.1 allows broadcast instead.
+ */
+export function replyDestination(
+  request: DhcpPacket, replyType: MessageType, ports: { server: number; client: number },
+): Destination {
+  if (request.giaddr !== ZERO_ADDRESS) return { address: request.giaddr, port: ports.server, broadcast: false };
+  if (replyType !== MessageType.nak && request.ciaddr !== ZERO_ADDRESS) {
+    return { address: request.ciaddr, port: ports.client, broadcast: false };
+  }
+  return { address: LIMITED_BROADCAST, port: ports.client, broadcast: true };
+}
+
+/** The fields every reply copies from its request (RFC 2131 Table 3). */
+function replyHeader(request: DhcpPacket): Omit<DhcpPacket, 'yiaddr' | 'siaddr' | 'ciaddr' | 'file' | 'options'> {
+  return {
+    op: BootOp.reply,
+    htype: request.htype,
+    hops: 0,
+    xid: request.xid,
+    secs: 0,
+    flags: request.flags,
+    giaddr: request.giaddr,
+    chaddr: request.chaddr,
+    sname: '',
+  };
+}
+
+/** Options echoed from the request: 61 (RFC 6842 §3: MUST, unaltered) and 82 (RFC 3046 §2.2). */
+function echoedOptions(request: DhcpPacket): DhcpOptions {
+  const { clientId, relayAgentInformation } = request.options;
+  return {
+    ...(clientId ? { clientId } : {}),
+    ...(relayAgentInformation ? { relayAgentInformation } : {}),
+  };
+}
+
+/** Subnet mask, router, DNS and domain, as configured. */
+function networkOptions(ctx: ReplyContext): DhcpOptions {
+  const { config } = ctx;
+  return {
+    subnetMask: subnetMaskText(ctx.network.subnet),
+    ...(config.router ? { routers: [config.router] } : {}),
+    ...(config.dns.length > 0 ? { dnsServers: config.dns } : {}),
+    ...(config.domain ? { domainName: config.domain } : {}),
+  };
+}
+
+/** Option 51 with T1 = 0.5 and T2 = 0.875 of it (RFC 2131 §4.4.5 defaults). */
+function leaseTimeOptions(seconds: number): DhcpOptions {
+  return {
+    leaseTime: seconds,
+    renewalTime: Math.floor(seconds * 0.5),
+    rebindingTime: Math.floor(seconds * 0.875),
+  };
+}
+
+export interface GrantFields {
+  readonly type: typeof MessageType.offer | typeof MessageType.ack;
+  /** The address granted; undefined for an ACK to INFORM (RFC 2131 §4.3.5: no yiaddr, no lease). */
+  readonly address?: string;
+  readonly leaseSeconds?: number;
+  readonly boot?: BootReply;
+}
+
+/** OFFER or ACK: address, lease times, network options and boot information. */
+export function grantReply(ctx: ReplyContext, request: DhcpPacket, fields: GrantFields): DhcpPacket {
+  // The request's ciaddr is kept in an ACK (Table 3: "ciaddr from DHCPREQUEST or 0"), never in an OFFER.
+  const ciaddr = fields.type === MessageType.ack ? request.ciaddr : ZERO_ADDRESS;
+  return {
+    ...replyHeader(request),
+    ciaddr,
+    yiaddr: fields.address ?? ZERO_ADDRESS,
+    // Next server: where TFTP loaders come from (FACTS.md: the client uses siaddr, not option 54).
+    siaddr: formatIpv4(ctx.network.serverAddress),
+    file: fields.boot?.file ?? '',
+    options: {
+      messageType: fields.type,
+      serverId: formatIpv4(ctx.network.serverAddress),
+      ...(fields.leaseSeconds === undefined ? {} : leaseTimeOptions(fields.leaseSeconds)),
+      ...networkOptions(ctx),
+      ...fields.boot?.options,
+      ...echoedOptions(request),
+    },
+  };
+}
+
+/** NAK (RFC 2131 Table 3): only 53, 54, 56 and the echoes; no addresses, no file. */
+export function nakReply(ctx: ReplyContext, request: DhcpPacket, message: string): DhcpPacket {
+  const relayed = request.giaddr !== ZERO_ADDRESS;
+  return {
+    ...replyHeader(request),
+    // RFC 2131 §4.3.2: a relayed NAK sets the broadcast bit so that the relay broadcasts it on.
+    flags: relayed ? request.flags | BROADCAST_FLAG : request.flags,
+    ciaddr: ZERO_ADDRESS,
+    yiaddr: ZERO_ADDRESS,
+    siaddr: ZERO_ADDRESS,
+    file: '',
+    options: {
+      messageType: MessageType.nak,
+      serverId: formatIpv4(ctx.network.serverAddress),
+      message,
+      ...echoedOptions(request),
+    },
+  };
+}
+
+/** The client's hostname (option 12) without the NUL some clients append (RFC 2132 §2 says not to). */
+export function requestedHostname(request: DhcpPacket): string | undefined {
+  const name = request.options.hostName?.replace(/\0+$/, '');
+  return name ? name : undefined;
+}
+
+export function isOurServerId(ctx: ReplyContext, serverId: string): boolean {
+  return parseIpv4(serverId) === ctx.network.serverAddress;
+}

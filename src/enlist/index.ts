@@ -1,0 +1,1 @@
+export { enlistRoutes, type EnlistDeps } from './routes.js';

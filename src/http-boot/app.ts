@@ -1,0 +1,35 @@
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import { NetbootError } from '../errors.js';
+import type { HttpBootDeps } from './deps.js';
+import { fileRoutes } from './file-routes.js';
+import { ipxeRoutes } from './ipxe-routes.js';
+
+/**
+ * The boot-side HTTP app (untrusted machines). Never listens: main does (STYLE.md §13).
+ * Other boot-side plugins (enlist callbacks) are registered by the composition root.
+ */
+export function buildBootApp(deps: HttpBootDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ subsystem: 'http-boot' }) as FastifyBaseLogger,
+    // Firmware and initrds build URLs by concatenation; `http://host//files/x` must still work.
+    routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
+    disableRequestLogging: false,
+    bodyLimit: 1024 * 1024,
+    // Bodies are checked, not repaired: an unknown field is an error the sender should hear about
+    // (fastify's default would silently strip it).
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },
+  });
+  app.setErrorHandler((error: FastifyError | NetbootError, request, reply) => {
+    const status = error.statusCode ?? 500;
+    const code = error.code ?? 'NB_ERR_INTERNAL';
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.info({ code, message: error.message }, 'request refused');
+    return reply.code(status).type('application/json').send({ error: code, message: error.message });
+  });
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send({ error: 'NB_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url}` }));
+  app.get('/healthz', async () => ({ ok: true }));
+  app.register(ipxeRoutes, deps);
+  app.register(fileRoutes, deps);
+  return app;
+}

@@ -1,0 +1,47 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import fastifyStatic from '@fastify/static';
+import { Type } from '@sinclair/typebox';
+import { basename, dirname } from 'node:path';
+import { normaliseMac } from '../machines/boot.js';
+import { NotFoundError } from '../errors.js';
+import type { HttpBootDeps } from './deps.js';
+
+/**
+ * GET|HEAD /files/<id>: boot files by opaque id (STYLE.md §5) — the client never names a path.
+ * Range and HEAD come from @fastify/static (send): the debian initrd and UEFI HTTP Boot use both.
+ */
+export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) => {
+  // serve: false — no directory is exposed; sendFile is only called with a path from the image store.
+  await app.register(fastifyStatic, { root: '/', serve: false, decorateReply: true });
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/files/:id',
+    schema: {
+      params: Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{64}$' }) }),
+      querystring: Type.Object({ mac: Type.Optional(Type.String()) }),
+    },
+    handler: async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const file = deps.files.fileById(id);
+      if (!file) throw new NotFoundError(`no boot file with id ${id}`);
+      if (request.method === 'GET') {
+        const mac = clientMac(request, deps);
+        if (mac) deps.events.record({ mac, type: file.role, detail: rangeDetail(request) });
+      }
+      return reply
+        .header('cache-control', 'public, max-age=31536000, immutable')
+        .sendFile(basename(file.path), dirname(file.path), { dotfiles: 'allow', etag: true, lastModified: true });
+    },
+  });
+};
+
+function clientMac(request: FastifyRequest, deps: HttpBootDeps): string | undefined {
+  const fromQuery = (request.query as { mac?: string }).mac;
+  return (fromQuery && normaliseMac(fromQuery)) || deps.macOfAddress(request.ip);
+}
+
+function rangeDetail(request: FastifyRequest): string {
+  const range = request.headers.range;
+  return range ? `range ${range}` : '';
+}

@@ -1,0 +1,37 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { Type } from '@sinclair/typebox';
+import { normaliseMac, type Arch } from '../machines/boot.js';
+import { NetbootError, ValidationError } from '../errors.js';
+import type { HttpBootDeps } from './deps.js';
+import { renderIpxeScript, renderRetryScript } from './ipxe-script.js';
+
+const archValues: readonly Arch[] = ['x86', 'x86_64-efi', 'arm64-efi', 'unknown'];
+
+/** GET /boot/<mac>.ipxe: the script iPXE chains to, rendered from the Booter's BootSpec. */
+export const ipxeRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) => {
+  app.get('/boot/:script', {
+    schema: {
+      params: Type.Object({ script: Type.String() }),
+      querystring: Type.Object({ arch: Type.Optional(Type.String()) }),
+    },
+  }, async (request, reply) => {
+    const { script } = request.params as { script: string };
+    const { arch } = request.query as { arch?: string };
+    const mac = script.endsWith('.ipxe') ? normaliseMac(script.slice(0, -'.ipxe'.length)) : null;
+    if (!mac) throw new ValidationError(`boot script name must be <mac>.ipxe, got '${script}'`);
+    const client = { mac, arch: archValues.find((a) => a === arch) ?? 'unknown', firmware: 'ipxe' } as const;
+    reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store');
+    try {
+      const spec = await deps.booter.bootSpec(client);
+      if (!spec) return reply.code(404).send('#!ipxe\necho netboot: this machine is not served here\nexit\n');
+      deps.events.record({ mac, type: 'ipxe-script', detail: spec.purpose });
+      return renderIpxeScript(spec, { mac, publicUrl: deps.publicUrl });
+    } catch (error) {
+      if (!(error instanceof NetbootError) || error.statusCode < 500) throw error;
+      // Expected while an image is being built: the machine retries by itself instead of falling
+      // through to the next boot device.
+      request.log.warn({ mac, err: error }, 'cannot render boot script');
+      return renderRetryScript(error.message, `${deps.publicUrl}/boot/${mac}.ipxe`, 30);
+    }
+  });
+};

@@ -1,0 +1,124 @@
+// The lab: a private boot network with the appliance serving inside it, and VMs that PXE-boot from
+// it. Used by `netboot lab` and by the end-to-end tests in test/qemu.
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { LabError } from '../errors.js';
+import { openStore, type Store } from '../store/index.js';
+import type { Machine } from '../machines/model.js';
+import { cliEntry } from '../paths.js';
+import { Launched } from './launcher.js';
+import { LabNetwork, reapStaleNamespaces } from './netns.js';
+import { createDiskImage, qemuArgs, qemuBinary, type VmSpec } from './qemu.js';
+
+export interface LabOptions {
+  /** Namespace prefix; the PID and a counter are appended. */
+  readonly prefix?: string;
+  readonly imagesDir: string;
+  readonly vmCount?: number;
+  readonly keepDir?: boolean;
+  readonly logLevel?: string;
+  readonly onApplianceLine?: (line: string) => void;
+}
+
+const server = { address: '10.213.0.1', prefix: 24, subnet: '10.213.0.0/24', poolStart: '10.213.0.100', poolEnd: '10.213.0.199' };
+let labCounter = 0;
+
+export class Lab {
+  private readonly vms: Launched[] = [];
+  private readerStore: Store | undefined;
+
+  private constructor(
+    readonly network: LabNetwork,
+    readonly dir: string,
+    readonly appliance: Launched,
+    private readonly options: LabOptions,
+  ) {}
+
+  get dataDir(): string {
+    return join(this.dir, 'data');
+  }
+
+  get publicUrl(): string {
+    return `http://${server.address}`;
+  }
+
+  static async start(options: LabOptions): Promise<Lab> {
+    if (!existsSync(cliEntry)) throw new LabError(`${cliEntry} is missing: run \`npm run build\` first`);
+    const prefix = options.prefix ?? 'nb-lab';
+    reapStaleNamespaces(`${prefix}-`);
+    const taps = Array.from({ length: options.vmCount ?? 1 }, (_, i) => `tap${i}`);
+    // The PID ends the name so that a later run can tell a leftover from a live lab.
+    const network = LabNetwork.create({ name: `${prefix}-${labCounter++}-${process.pid}`, serverAddress: server.address, prefixLength: server.prefix, taps });
+    const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
+    let appliance: Launched | undefined;
+    try {
+      const configFile = join(dir, 'netboot.yaml');
+      writeFileSync(configFile, yaml.dump(labConfig(join(dir, 'data'), options)));
+      const { command, args } = network.exec(process.execPath, [cliEntry, 'serve', '--config', configFile]);
+      appliance = await Launched.start({
+        name: 'appliance', command, args, logFile: join(dir, 'appliance.log'), onLine: options.onApplianceLine,
+      });
+      await appliance.waitFor(/netboot is serving/, 30_000, 'the appliance to listen');
+      return new Lab(network, dir, appliance, options);
+    } catch (error) {
+      await appliance?.stop();
+      network.destroy();
+      if (!options.keepDir) rmSync(dir, { recursive: true, force: true });
+      throw error;
+    }
+  }
+
+  /** Boots a VM on tap<index> (it PXE-boots from the appliance) and returns its running QEMU. */
+  async bootVm(spec: Omit<VmSpec, 'tap' | 'disk'> & { tapIndex?: number; diskMiB?: number; onSerialLine?: (line: string) => void }): Promise<Launched> {
+    const index = spec.tapIndex ?? 0;
+    const disk = spec.diskMiB ? { path: join(this.dir, `disk-${index}.img`), serial: `nb-disk-${index}` } : undefined;
+    if (disk) createDiskImage(disk.path, spec.diskMiB!);
+    const { command, args } = this.network.exec(qemuBinary, qemuArgs({ ...spec, tap: `tap${index}`, ...(disk ? { disk } : {}) }));
+    const vm = await Launched.start({ name: `vm ${spec.mac}`, command, args, logFile: join(this.dir, `serial-${index}.log`), onLine: spec.onSerialLine });
+    this.vms.push(vm);
+    return vm;
+  }
+
+  /** A read-only view of the appliance's store (SQLite WAL lets a second reader in). */
+  store(): Store {
+    this.readerStore ??= openStore(this.dataDir);
+    return this.readerStore;
+  }
+
+  /** Polls the store until a machine with this MAC exists; fails early when the VM exits without it. */
+  async waitForMachine(mac: string, vm: Launched, timeoutMs: number): Promise<Machine> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const machine = this.store().machines.byMac(mac);
+      if (machine) return machine;
+      if (!vm.running) throw new LabError(`the VM ${mac} powered off without enlisting; serial console:\n${vm.tail(40)}`);
+      if (!this.appliance.running) throw new LabError(`the appliance exited; its log:\n${this.appliance.tail(40)}`);
+      if (Date.now() > deadline) throw new LabError(`no machine ${mac} after ${timeoutMs / 1000} s; serial console:\n${vm.tail(40)}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
+  /** Stops every process we started (by PID), removes the namespace and, unless kept, the lab folder. */
+  async close(): Promise<void> {
+    this.readerStore?.close();
+    await Promise.allSettled(this.vms.map((vm) => vm.stop(2000)));
+    await this.appliance.stop();
+    this.network.destroy();
+    if (!this.options.keepDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function labConfig(dataDir: string, options: LabOptions): object {
+  return {
+    dataDir,
+    log: { level: options.logLevel ?? 'info' },
+    images: { dir: options.imagesDir, enlist: 'micro' },
+    http: { host: server.address, port: 80 },
+    dhcp: {
+      enabled: true, interface: 'br0', serverAddress: server.address, subnet: server.subnet,
+      pool: { start: server.poolStart, end: server.poolEnd }, leaseTime: 3600,
+    },
+  };
+}

@@ -1,0 +1,70 @@
+// The one decision point (ARCHITECTURE.md "One decision point: the Booter", after pixiecore's Booter).
+// Firmware picks the *loader* (protocol layer); architecture + life-cycle state pick what boots.
+
+/** How the client reached us; decided by src/dhcp/classify.ts from options 60, 77 and 93. */
+export type Firmware = 'bios-pxe' | 'uefi-pxe' | 'uefi-http' | 'ipxe' | 'unknown';
+
+/** RFC 4578 §2.1 client system architecture (option 93), normalised. */
+export type Arch = 'x86' | 'x86_64-efi' | 'arm64-efi' | 'unknown';
+
+export interface BootClient {
+  /** Lower-case, colon separated: 52:54:00:12:34:56. */
+  readonly mac: string;
+  readonly arch: Arch;
+  readonly firmware: Firmware;
+  /** Option 97 (RFC 4578 §2.3), lower-case canonical UUID; absent when the client sent none or all zeros. */
+  readonly uuid?: string;
+}
+
+export const bootPurposes = [
+  'enlist', 'commission', 'test', 'deploy-memory', 'deploy-disk', 'erase', 'rescue', 'local', 'off', 'none',
+] as const;
+export type BootPurpose = (typeof bootPurposes)[number];
+
+/** Boot a Linux kernel over HTTP (enlist, commission, deploy-memory, ...). */
+export interface LinuxBootSpec {
+  readonly purpose: Exclude<BootPurpose, 'local' | 'off' | 'none'>;
+  /** Opaque file id served by src/http-boot at /files/<id>. */
+  readonly kernel: string;
+  readonly initrd: readonly string[];
+  /** Complete kernel command line (URLs already absolute). */
+  readonly cmdline: string;
+  /** File id of the root image the initrd fetches, when there is one. */
+  readonly rootfs?: string;
+}
+
+/** Leave the network boot: boot from the local disk, power off, or answer nothing more than DHCP. */
+export interface ExitBootSpec {
+  readonly purpose: 'local' | 'off' | 'none';
+}
+
+export type BootSpec = LinuxBootSpec | ExitBootSpec;
+
+export interface Booter {
+  /** null: do not answer this client at all. Idempotent: DHCP, TFTP and HTTP each call it in one boot. */
+  bootSpec(client: BootClient): Promise<BootSpec | null>;
+}
+
+/** What happened to a machine on the wire: the boot timeline users see (STYLE.md §9). */
+export const eventTypes = [
+  'dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'dhcp-nak', 'dhcp-release', 'dhcp-decline',
+  'ipxe-script', 'kernel', 'initrd', 'rootfs', 'file', 'enlisted', 're-enlisted',
+] as const;
+export type EventType = (typeof eventTypes)[number];
+
+export interface MachineEventInput {
+  readonly mac: string;
+  readonly type: EventType;
+  readonly detail?: string;
+}
+
+export interface EventSink {
+  record(event: MachineEventInput): void;
+}
+
+/** Normalise a MAC to lower-case colon form; returns null when it is not 6 octets. */
+export function normaliseMac(raw: string): string | null {
+  const hex = raw.toLowerCase().replace(/[^0-9a-f]/g, '');
+  if (hex.length !== 12 || !/^[0-9a-f:.-]+$/i.test(raw)) return null;
+  return hex.match(/../g)!.join(':');
+}

@@ -1,0 +1,44 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { StoreError } from '../errors.js';
+import { migrations } from './migrations.js';
+
+export type Db = Database.Database;
+
+/** Opens (creating if needed) the SQLite store in dataDir, in WAL mode, and migrates it. */
+export function openDatabase(dataDir: string): Db {
+  try {
+    mkdirSync(dataDir, { recursive: true });
+  } catch (cause) {
+    throw new StoreError(`cannot create data directory ${dataDir}: ${(cause as Error).message}`, { cause });
+  }
+  const file = join(dataDir, 'netboot.db');
+  let db: Db;
+  try {
+    db = new Database(file);
+  } catch (cause) {
+    throw new StoreError(`cannot open database ${file}: ${(cause as Error).message}`, { cause });
+  }
+  db.pragma('journal_mode = WAL');
+  // FULL: a commit is on disk before it returns, so a lease can never be granted and then lost,
+  // even on power loss (ARCHITECTURE.md: "A lease is written before the ACK that grants it leaves").
+  db.pragma('synchronous = FULL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db);
+  return db;
+}
+
+export function migrate(db: Db): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > migrations.length) {
+    throw new StoreError(`database schema version ${current} is newer than this netboot (${migrations.length}); upgrade netboot`);
+  }
+  for (let version = current; version < migrations.length; version++) {
+    db.transaction(() => {
+      db.exec(migrations[version]!);
+      db.pragma(`user_version = ${version + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,53 @@
+import type { Lease, LeaseState, LeaseStore } from '../dhcp/lease-store.js';
+import type { Db } from './db.js';
+
+interface LeaseRow { mac: string; ip: string; state: string; expires_at: number; hostname: string | null }
+
+function toLease(row: LeaseRow): Lease {
+  const lease: Lease = { mac: row.mac, ip: row.ip, state: row.state as LeaseState, expiresAt: row.expires_at };
+  return row.hostname === null ? lease : { ...lease, hostname: row.hostname };
+}
+
+/** SQLite LeaseStore: each upsert is its own committed transaction (synchronous=FULL), so it is durable on return. */
+export class SqliteLeaseStore implements LeaseStore {
+  private readonly byMacStmt;
+  private readonly byIpStmt;
+  private readonly allStmt;
+  private readonly upsertTx;
+
+  constructor(db: Db) {
+    this.byMacStmt = db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE mac = ?');
+    this.byIpStmt = db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE ip = ?');
+    this.allStmt = db.prepare<[], LeaseRow>('SELECT * FROM leases ORDER BY ip');
+    const freeIp = db.prepare('DELETE FROM leases WHERE ip = ? AND mac <> ?');
+    const upsert = db.prepare(
+      `INSERT INTO leases (mac, ip, state, expires_at, hostname) VALUES (@mac, @ip, @state, @expiresAt, @hostname)
+       ON CONFLICT(mac) DO UPDATE SET ip = excluded.ip, state = excluded.state,
+         expires_at = excluded.expires_at, hostname = excluded.hostname`,
+    );
+    // The allocation policy only hands out an address that is free or expired; an expired lease of
+    // another MAC on that address is dropped in the same transaction, keeping ip UNIQUE.
+    this.upsertTx = db.transaction((lease: Lease) => {
+      freeIp.run(lease.ip, lease.mac);
+      upsert.run({ ...lease, hostname: lease.hostname ?? null });
+    });
+  }
+
+  byMac(mac: string): Lease | undefined {
+    const row = this.byMacStmt.get(mac);
+    return row && toLease(row);
+  }
+
+  byIp(ip: string): Lease | undefined {
+    const row = this.byIpStmt.get(ip);
+    return row && toLease(row);
+  }
+
+  upsert(lease: Lease): void {
+    this.upsertTx(lease);
+  }
+
+  all(): Lease[] {
+    return this.allStmt.all().map(toLease);
+  }
+}

@@ -1,0 +1,21 @@
+import { expect, test } from 'vitest';
+import { formatMachine, formatMachineList } from '../../src/cli/format.js';
+import type { Machine, MachineEvent } from '../../src/machines/model.js';
+import { sampleInventory } from '../support/fixtures.js';
+import { expectGolden } from '../support/golden.js';
+
+const machine: Machine = {
+  id: 'abc234', hostname: 'nb-abc234', state: 'New', bootMac: '52:54:00:12:34:56', arch: 'x86_64',
+  uuid: '6e657462-6f6f-4c61-8062-000000000001', inventory: sampleInventory(), createdAt: Date.UTC(2026, 10, 22, 5, 0, 0), updatedAt: 0,
+};
+const at = (s: number) => Date.UTC(2026, 10, 22, 5, 0, 0) + s * 1000;
+const events: MachineEvent[] = [
+  ['dhcp-offer', 0, '10.213.0.100'], ['dhcp-ack', 0.4, '10.213.0.100'], ['ipxe-script', 14.2, 'enlist'],
+  ['kernel', 14.3, ''], ['initrd', 15.9, ''], ['rootfs', 31.5, ''], ['enlisted', 38.25, 'abc234 2 cpu, 512 MiB, 1 disk(s)'],
+].map(([type, s, detail], i) => ({ id: i + 1, at: at(s as number), mac: machine.bootMac, machineId: machine.id, type: type as MachineEvent['type'], detail: detail as string }));
+
+test('machines list and show render stable text (golden)', () => {
+  expectGolden('testdata/cli/machines-list.txt', `${formatMachineList([machine])}\n`);
+  expectGolden('testdata/cli/machines-show.txt', `${formatMachine(machine, events)}\n`);
+  expect(formatMachineList([])).toMatch(/PXE-boot one/);
+});

@@ -1,0 +1,46 @@
+// Synthetic image folders for the image store tests: real files and a real manifest.json, written
+// the way a recipe writes them.
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
+
+export interface FakeImage {
+  readonly dir: string;
+  readonly manifest: Record<string, unknown>;
+  readonly contents: Record<'kernel' | 'initrd' | 'rootfs', string>;
+}
+
+/** Writes `<imagesDir>/<name>/` with vmlinuz, initrd.img, rootfs.squashfs and manifest.json. */
+export function writeImage(imagesDir: string, name: string, opts: { rootfs?: boolean; recipeSha256?: string } = {}): FakeImage {
+  const dir = join(imagesDir, name);
+  mkdirSync(dir, { recursive: true });
+  const contents = { kernel: `kernel of ${name}`, initrd: `initrd of ${name}\n`, rootfs: `rootfs of ${name}!!` };
+  const entry = (path: string, data: string): Record<string, unknown> => {
+    writeFileSync(join(dir, path), data);
+    return { path, size: Buffer.byteLength(data), sha256: sha256(data) };
+  };
+  const files: Record<string, unknown> = {
+    kernel: entry('vmlinuz', contents.kernel),
+    initrd: entry('initrd.img', contents.initrd),
+  };
+  if (opts.rootfs !== false) files.rootfs = entry('rootfs.squashfs', contents.rootfs);
+  const manifest = {
+    name, version: '6.1.0-99-amd64', arch: 'x86_64', builtAt: '2025-01-02T03:04:05Z',
+    recipeSha256: opts.recipeSha256 ?? sha256(`recipe ${name}`), files, buildSeconds: 1.5,
+  };
+  writeManifest(dir, manifest);
+  return { dir, manifest, contents };
+}
+
+export function writeManifest(dir: string, manifest: unknown): void {
+  writeFileSync(join(dir, 'manifest.json'), typeof manifest === 'string' ? manifest : JSON.stringify(manifest, null, 2));
+}
+
+/** A fresh temp folder and its removal, for beforeEach/afterEach. */
+export function tempDir(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), `netboot-${prefix}-`));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}

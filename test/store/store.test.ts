@@ -1,0 +1,86 @@
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { openStore, type Store } from '../../src/store/index.js';
+import { sampleInventory, tempDir } from '../support/fixtures.js';
+
+describe('SQLite store', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let store: Store;
+  let clock = 1_700_000_000_000;
+  beforeEach(() => {
+    dir = tempDir();
+    store = openStore(dir.path, () => clock);
+  });
+  afterEach(() => {
+    store.close();
+    dir.cleanup();
+  });
+
+  const enlist = (inv = sampleInventory()) => store.machines.enlist(inv, (id, macs) => store.events.adoptByMacs(id, macs));
+
+  test('enlisting creates a New machine with its interfaces', () => {
+    const { machine, created } = enlist();
+    expect(created).toBe(true);
+    expect(machine.state).toBe('New');
+    expect(machine.bootMac).toBe('52:54:00:12:34:56');
+    expect(machine.uuid).toBe('6e657462-6f6f-4c61-8062-000000000001');
+    expect(machine.inventory?.cpu.count).toBe(2);
+    expect(store.machines.byMac('52:54:00:12:34:56')?.id).toBe(machine.id);
+    expect(machine.id).toMatch(/^[a-z2-9]{6}$/);
+  });
+
+  test('re-enlisting by MAC, by another NIC or by UUID updates, never duplicates', () => {
+    const first = enlist().machine;
+    clock += 1000;
+    const again = enlist(sampleInventory({ cpu: { count: 4, model: 'x' } }));
+    expect(again.created).toBe(false);
+    expect(again.machine.id).toBe(first.id);
+    expect(again.machine.inventory?.cpu.count).toBe(4);
+    expect(again.machine.updatedAt).toBe(first.updatedAt + 1000);
+    // Same SMBIOS UUID, new boot NIC: still the same machine.
+    const byUuid = enlist(sampleInventory({
+      bootMac: '52:54:00:aa:bb:cc',
+      nics: [{ name: 'eth1', mac: '52:54:00:aa:bb:cc', driver: 'virtio_net', link: true, speedMbps: null }],
+    }));
+    expect(byUuid.machine.id).toBe(first.id);
+    expect(store.machines.list()).toHaveLength(1);
+    expect(store.machines.byMac('52:54:00:aa:bb:cc')?.id).toBe(first.id);
+  });
+
+  test('an all-zero SMBIOS UUID is not an identity', () => {
+    const zero = '00000000-0000-0000-0000-000000000000';
+    const a = enlist(sampleInventory({ dmi: { vendor: '', product: '', serial: '', uuid: zero } })).machine;
+    const b = enlist(sampleInventory({
+      bootMac: '52:54:00:00:00:02', nics: [{ name: 'eth0', mac: '52:54:00:00:00:02', driver: 'e1000', link: true, speedMbps: null }],
+      dmi: { vendor: '', product: '', serial: '', uuid: zero },
+    })).machine;
+    expect(a.uuid).toBeNull();
+    expect(b.id).not.toBe(a.id);
+  });
+
+  test('events recorded before enlistment are adopted by the machine, later ones attach directly', () => {
+    store.events.record({ mac: '52:54:00:12:34:56', type: 'dhcp-offer', detail: '10.0.0.100' });
+    store.events.record({ mac: '52:54:00:99:99:99', type: 'dhcp-offer', detail: 'someone else' });
+    const { machine } = enlist();
+    store.events.record({ mac: '52:54:00:12:34:56', type: 'enlisted' });
+    const types = store.events.forMachine(machine.id).map((e) => e.type);
+    expect(types).toEqual(['dhcp-offer', 'enlisted']);
+    expect(store.events.since(0).map((e) => e.mac)).toContain('52:54:00:99:99:99');
+  });
+
+  test('leases survive a reopen; an address moves to a new MAC only with the old lease dropped', () => {
+    store.leases.upsert({ mac: 'aa:aa:aa:aa:aa:aa', ip: '10.0.0.100', state: 'bound', expiresAt: 1 });
+    store.leases.upsert({ mac: 'bb:bb:bb:bb:bb:bb', ip: '10.0.0.100', state: 'offered', expiresAt: 2 });
+    store.close();
+    store = openStore(dir.path);
+    expect(store.leases.all()).toEqual([{ mac: 'bb:bb:bb:bb:bb:bb', ip: '10.0.0.100', state: 'offered', expiresAt: 2 }]);
+    expect(store.leases.byIp('10.0.0.100')?.mac).toBe('bb:bb:bb:bb:bb:bb');
+    expect(store.leases.byMac('aa:aa:aa:aa:aa:aa')).toBeUndefined();
+  });
+
+  test('a database from a newer netboot is refused', () => {
+    store.db.pragma('user_version = 999');
+    store.close();
+    expect(() => { store = openStore(dir.path); }).toThrow(/newer than this netboot/);
+    store = openStore(tempDir().path);
+  });
+});
