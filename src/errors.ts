@@ -47,12 +47,7 @@ export class LabError extends NetbootError {
   readonly code = 'NB_ERR_LAB_FAILED';
 }
 
-export class DhcpPoolExhaustedError extends NetbootError {
-  readonly code = 'NB_ERR_DHCP_POOL_EXHAUSTED';
-}
-
 /** Every error class, for the uniqueness test and for `netboot` to print codes consistently. */
 export const errorCatalogue = [
   ConfigError, StoreError, NotFoundError, ValidationError, ImageError, ImageMissingError, LabError,
-  DhcpPoolExhaustedError,
 ] as const;

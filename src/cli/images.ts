@@ -11,8 +11,11 @@ export function registerImageCommands(program: Command): void {
     .option('--force', 'rebuild even when the built image matches the recipe')
     .action(async (name: string, options: { force?: boolean }) => {
       const imagesDir = imagesDirOf(resolveConfig(program.opts<GlobalOptions>()));
+      // Ctrl-C stops the recipe's whole process group; its trap removes the half-built output.
+      const abort = new AbortController();
+      process.once('SIGINT', () => abort.abort());
       const result = await buildImage({
-        name, imagesDir, recipesDir, force: Boolean(options.force), onProgress: (line) => console.log(line),
+        name, imagesDir, recipesDir, force: Boolean(options.force), onProgress: (line) => console.log(line), signal: abort.signal,
       });
       const files = Object.values(result.image.files).map((f) => `${f.role} ${(f.size / 2 ** 20).toFixed(1)} MiB`);
       console.log(result.skipped

@@ -3,21 +3,25 @@
 //
 // Two sockets, both on the server port with SO_REUSEADDR (Linux):
 // - `receiver`, bound to 0.0.0.0: the only way to receive broadcasts to 255.255.255.255;
-// - `sender`, bound to serverAddress: every reply leaves from it. A broadcast sent from a socket
-//   bound to a specific address makes Linux route it out of that address's interface without any
-//   route (ip_route_output_key for a limited broadcast with a source address), so the appliance
-//   works in a bare network namespace with no default route. Its source port is the server port,
-//   which iPXE requires of an offer (dhcp.c: peer->sin_port == BOOTPS_PORT).
+// - `sender`, bound to serverAddress: every reply leaves from it. A limited broadcast sent from a
+//   socket bound to a specific address leaves through the interface owning that address, with no
+//   route needed (net/ipv4/route.c ip_route_output_key_hash_rcu, the "special hack" for multicast
+//   and limited broadcast with a source address), so the appliance works in a bare network
+//   namespace without a default route: testdata/dhcp/netboot-offer-ipxe-bios.bin went out that way.
+//   Its source port is the server port, which iPXE requires of an offer (dhcp.c: peer->sin_port ==
+//   BOOTPS_PORT).
 // Unicast to serverAddress (renewals, relays) lands on `sender`, the more specific binding; both
 // sockets therefore handle incoming messages.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import type { DhcpConfig } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
 import type { Booter, EventSink, EventType } from '../machines/boot.js';
 import { decideBoot, type BootDecision } from './boot-file.js';
 import { clientMac, classifyClient } from './classify.js';
 import {
-  decodeDhcp, DecodeError, encodeDhcp, formatHexColons, MessageType, messageTypeName, type DhcpPacket,
+  BootOp, decodeDhcp, DecodeError, encodeDhcp, formatHexColons, MessageType, messageTypeName, ZERO_ADDRESS,
+  type DhcpPacket,
 } from './codec/index.js';
 import type { LeaseStore } from './lease-store.js';
 import { LeasePool } from './leases.js';
@@ -73,10 +77,9 @@ export async function startDhcpServer(deps: DhcpServerDeps): Promise<DhcpServer>
     await bindSocket(sender, config.port, config.serverAddress);
   } catch (err) {
     await Promise.all([closeSocket(receiver), closeSocket(sender)]);
-    throw err;
+    throw explainBindError(err, config);
   }
-  receiver.setBroadcast(true);
-  sender.setBroadcast(true);
+  sender.setBroadcast(true); // SO_BROADCAST: replies to 255.255.255.255
 
   const inFlight = new Set<Promise<void>>();
   let closing = false;
@@ -127,7 +130,7 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
   log.trace({ from: source, hex: message.toString('hex') }, 'DHCP packet received');
   log.debug({ from: source, type: type === undefined ? 'BOOTP' : messageTypeName(type) }, 'DHCP request');
   const received = type === undefined ? undefined : receivedEvents.get(type);
-  if (received && clientMac(request)) recordEvent(deps, log, { mac, type: received });
+  if (received && request.op === BootOp.request && clientMac(request)) recordEvent(deps, log, { mac, type: received });
 
   const client = classifyClient(request);
   let boot: BootDecision = { kind: 'not-a-boot-client' };
@@ -162,7 +165,8 @@ async function carryOut(deps: HandlerDeps, log: Logger, mac: string, outcome: Ou
       if (outcome.lease) deps.ctx.leases.commit(outcome.lease);
       await send(deps.sender, bytes, outcome.dest.port, outcome.dest.address);
       const type = outcome.packet.options.messageType ?? 0;
-      const ip = outcome.packet.yiaddr;
+      // An ACK to INFORM grants no address: the client's own (ciaddr) is the one to show.
+      const ip = outcome.packet.yiaddr === ZERO_ADDRESS ? outcome.packet.ciaddr : outcome.packet.yiaddr;
       log.info({ ip, to: `${outcome.dest.address}:${outcome.dest.port}` }, `${messageTypeName(type)} sent`);
       log.trace({ hex: bytes.toString('hex') }, 'DHCP packet sent');
       const sent = sentEvents.get(type);
@@ -183,6 +187,24 @@ function recordEvent(
   } catch (err) {
     log.error({ err, event: event.type }, 'recording the machine event failed');
   }
+}
+
+/** Turns the bind failures an operator can fix into messages that say how. */
+function explainBindError(err: unknown, config: DhcpConfig): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EADDRNOTAVAIL') {
+    return new ConfigError(
+      `dhcp.serverAddress ${config.serverAddress} is not an address of this host: assign it to the boot interface`,
+      { cause: err },
+    );
+  }
+  if (code === 'EACCES') {
+    return new ConfigError(
+      `binding UDP port ${config.port} needs root or CAP_NET_BIND_SERVICE (or set dhcp.port for tests)`,
+      { cause: err },
+    );
+  }
+  return err;
 }
 
 function bindSocket(socket: Socket, port: number, address: string): Promise<void> {

@@ -32,7 +32,9 @@ export function qemuArgs(vm: VmSpec): string[] {
     '-boot', 'order=n',
   ];
   if (vm.disk) {
-    args.push('-drive', `file=${vm.disk.path},format=raw,if=virtio,serial=${vm.disk.serial}`);
+    // QEMU 7.2 takes the serial on the device, not on -drive ("raw does not support the option 'serial'").
+    args.push('-drive', `file=${vm.disk.path},format=raw,if=none,id=disk0`,
+      '-device', `virtio-blk-pci,drive=disk0,serial=${vm.disk.serial}`);
   }
   return args;
 }

@@ -42,6 +42,9 @@ export class LifecycleBooter implements Booter {
     const args = [
       // Both consoles: the serial one is what QEMU tests and BMC serial-over-LAN read.
       'console=tty0', 'console=ttyS0,115200n8',
+      // quiet keeps kernel messages from interleaving with the initrd's markers on the serial console;
+      // panic=10 reboots (with QEMU's -no-reboot: exits) instead of hanging if switch_root fails.
+      'quiet', 'panic=10',
       // pxelinux's BOOTIF format tells the initrd which NIC booted (hardware type 01 = Ethernet).
       `BOOTIF=01-${client.mac.replaceAll(':', '-')}`,
       rootfs ? `netboot.rootfs=${publicUrl}/files/${rootfs}?mac=${client.mac}` : '',

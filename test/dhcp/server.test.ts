@@ -7,6 +7,7 @@ import { Buffer } from 'node:buffer';
 import { createSocket, type Socket } from 'node:dgram';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { DhcpConfig } from '../../src/config/schema.js';
+import { ConfigError } from '../../src/errors.js';
 import {
   decodeDhcp, encodeDhcp, MessageType, type DhcpPacket,
 } from '../../src/dhcp/codec/index.js';
@@ -197,4 +198,14 @@ describe('DHCP server on loopback', () => {
       config, leases: store, booter: new FakeBooter(), events, log: silentLogger(), bootScriptUrl: scriptUrl,
     });
   });
+});
+
+test('a serverAddress this host does not have is a ConfigError that says so', async () => {
+  const start = startDhcpServer({
+    config: { ...config, serverAddress: '198.51.100.77', subnet: '198.51.100.0/24', pool: { start: '198.51.100.100', end: '198.51.100.199' }, port: 16769 },
+    leases: new InMemoryLeaseStore(), booter: new FakeBooter(), events: new RecordingEvents(),
+    log: silentLogger(), bootScriptUrl: scriptUrl,
+  });
+  await expect(start).rejects.toThrow(ConfigError);
+  await expect(start).rejects.toThrow(/not an address of this host/);
 });
