@@ -7,4 +7,4 @@ bash scripts/install-deps.sh
 echo "==> lint";       npx eslint --max-warnings 0 .
 echo "==> typecheck";  npx tsc -p tsconfig.json --noEmit
 echo "==> tests";      npx vitest run --exclude 'test/qemu/**'
-echo "==> end-to-end"; npx vitest run --dir test/qemu --no-file-parallelism
+echo "==> end-to-end"; npx vitest run test/qemu --no-file-parallelism

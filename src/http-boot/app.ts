@@ -13,7 +13,6 @@ export function buildBootApp(deps: HttpBootDeps): FastifyInstance {
     loggerInstance: deps.log.child({ subsystem: 'http-boot' }) as FastifyBaseLogger,
     // Firmware and initrds build URLs by concatenation; `http://host//files/x` must still work.
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
-    disableRequestLogging: false,
     bodyLimit: 1024 * 1024,
     // Bodies are checked, not repaired: an unknown field is an error the sender should hear about
     // (fastify's default would silently strip it).
