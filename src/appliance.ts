@@ -66,7 +66,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
       });
       closers.push(() => dhcp.close());
     }
-    log.info({ publicUrl, dataDir: config.dataDir, dhcp: Boolean(config.dhcp?.enabled) }, 'netboot is serving');
+    log.info({ publicUrl, http: httpAddress, dataDir: config.dataDir, dhcp: Boolean(config.dhcp?.enabled) }, 'netboot is serving');
     return { store, publicUrl, httpAddress, close };
   } catch (error) {
     await close();

@@ -31,6 +31,7 @@ export const ipxeRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
       // Expected while an image is being built: the machine retries by itself instead of falling
       // through to the next boot device.
       request.log.warn({ mac, err: error }, 'cannot render boot script');
+      deps.events.record({ mac, type: 'ipxe-script', detail: `retry: ${error.message}` });
       return renderRetryScript(error.message, `${deps.publicUrl}/boot/${mac}.ipxe`, 30);
     }
   });

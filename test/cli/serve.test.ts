@@ -1,0 +1,68 @@
+// `netboot serve` as a real process on loopback: it starts from a YAML file, serves, refuses a bad
+// config with a clear message, and SIGTERM closes it cleanly with the data kept.
+import { afterEach, expect, test } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import yaml from 'js-yaml';
+import { Launched } from '../../src/lab/launcher.js';
+import { cliEntry } from '../../src/paths.js';
+import { openStore } from '../../src/store/index.js';
+import { tempDir } from '../support/fixtures.js';
+
+const dirs: Array<ReturnType<typeof tempDir>> = [];
+const processes: Launched[] = [];
+afterEach(async () => {
+  await Promise.all(processes.splice(0).map((p) => p.stop(1000)));
+  dirs.splice(0).forEach((d) => d.cleanup());
+});
+
+function setup(config: object): { dir: string; configFile: string } {
+  const dir = tempDir();
+  dirs.push(dir);
+  const configFile = join(dir.path, 'netboot.yaml');
+  writeFileSync(configFile, yaml.dump(config));
+  return { dir: dir.path, configFile };
+}
+
+test('serve listens, answers, and exits 0 on SIGTERM keeping its data', async () => {
+  const { dir, configFile } = setup({});
+  const config = {
+    dataDir: join(dir, 'data'), log: { level: 'info' }, images: { dir: join(dir, 'images') },
+    http: { host: '127.0.0.1', port: 0, publicUrl: 'http://127.0.0.1' },
+  };
+  writeFileSync(configFile, yaml.dump(config));
+  const server = await Launched.start({
+    name: 'netboot serve', command: process.execPath, args: [cliEntry, 'serve', '--config', configFile], logFile: join(dir, 'serve.log'),
+  });
+  processes.push(server);
+  const line = await server.waitFor(/netboot is serving/, 15_000, 'the listener');
+  const { http } = JSON.parse(line) as { http: { port: number } };
+  const health = await fetch(`http://127.0.0.1:${http.port}/healthz`);
+  expect(await health.json()).toEqual({ ok: true });
+  const script = await fetch(`http://127.0.0.1:${http.port}/boot/52:54:00:12:34:56.ipxe`);
+  // No image is built: iPXE is told so and asks again later, rather than falling through.
+  expect(await script.text()).toContain('netboot images build micro');
+
+  process.kill(server.pid, 'SIGTERM');
+  expect(await server.exited).toEqual({ code: 0, signal: null });
+  expect(server.tail()).toMatch(/shutting down/);
+  const store = openStore(config.dataDir);
+  expect(store.events.since(0).map((e) => e.type)).toEqual(['ipxe-script']);
+  store.close();
+}, 30_000);
+
+test('a bad config is refused before anything starts, naming the field', () => {
+  const { configFile } = setup({ http: { port: 'eighty' }, dhcp: { enabled: true } });
+  let stderr = '';
+  try {
+    execFileSync(process.execPath, [cliEntry, 'serve', '--config', configFile], { stdio: 'pipe', timeout: 15_000 });
+  } catch (error) {
+    stderr = String((error as { stderr: Buffer }).stderr);
+    expect((error as { status: number }).status).toBe(1);
+  }
+  expect(stderr).toMatch(/invalid configuration in .*netboot\.yaml/);
+  expect(stderr).toMatch(/\/http\/port/);
+  expect(stderr).toMatch(/\/dhcp\/serverAddress/);
+  expect(stderr).toMatch(/NB_ERR_CONFIG_INVALID/);
+});
