@@ -16,14 +16,19 @@ missing=()
 for pkg in "${debian_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
 done
-if ((${#missing[@]} > 0)); then
+# The image recipes fetch Debian packages with apt-get download, which needs package lists.
+lists_empty=false
+[[ -n "$(find /var/lib/apt/lists -maxdepth 1 -name '*_Packages*' -print -quit 2>/dev/null)" ]] || lists_empty=true
+if ((${#missing[@]} > 0)) || { $lists_empty && [[ $(id -u) -eq 0 ]]; }; then
   if [[ $(id -u) -ne 0 ]]; then
     echo "install-deps: missing Debian packages: ${missing[*]} — run as root (or: sudo apt-get install ${missing[*]})" >&2
     exit 1
   fi
-  echo "==> apt-get install ${missing[*]}"
+  echo "==> apt-get update${missing[*]:+ && apt-get install ${missing[*]}}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if ((${#missing[@]} > 0)); then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
 fi
 
 # npm ci only when the lockfile changed since our last install (a stamp of its hash in node_modules).
