@@ -4,11 +4,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# QEMU + its iPXE NIC ROMs run the lab VMs; squashfs-tools, cpio, kmod, zstd, xz-utils and
-# busybox-static build the boot images; build-essential and python3 compile better-sqlite3 when no
-# prebuilt binary can be downloaded.
+# - qemu-system-x86, ipxe-qemu (NIC ROMs), ovmf: the lab and end-to-end VMs;
+# - ipxe, shim-signed, grub-efi-amd64-signed: the loaders the appliance serves (config boot.loaders);
+# - squashfs-tools, cpio, kmod, zstd, xz-utils, busybox-static: the boot image recipes;
+# - curl, atftp, tftp-hpa: TFTP interop tests; atftpd: a TFTP benchmark reference (never started as a
+#   service: see policy-rc.d below). tftpd-hpa conflicts with atftpd, so the benchmark unpacks it itself;
+# - isc-dhcp-client, dhcpcd-base (dhcpcd without its service; busybox-static gives udhcpc): DHCP
+#   interop tests, run only inside network namespaces the tests create;
+# - build-essential, python3: compile better-sqlite3 when no prebuilt binary can be downloaded.
 debian_packages=(
-  qemu-system-x86 ipxe-qemu iproute2 squashfs-tools cpio kmod zstd xz-utils busybox-static
+  qemu-system-x86 ipxe-qemu ovmf ipxe shim-signed grub-efi-amd64-signed iproute2
+  squashfs-tools cpio kmod zstd xz-utils busybox-static
+  curl atftp tftp-hpa atftpd
+  isc-dhcp-client dhcpcd-base
   build-essential python3 ca-certificates
 )
 
@@ -27,7 +35,21 @@ if ((${#missing[@]} > 0)) || { $lists_empty && [[ $(id -u) -eq 0 ]]; }; then
   echo "==> apt-get update${missing[*]:+ && apt-get install ${missing[*]}}"
   apt-get update -qq
   if ((${#missing[@]} > 0)); then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # atftpd would start as a service on port 69 of every interface: forbid service
+    # starts during the install (policy-rc.d exit 101), as container images do.
+    created_policy=false
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created_policy=true
+    fi
+    install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null; }
+    # One transaction first; apt's resolver sometimes gives up on a large set that installs fine
+    # one package at a time.
+    install "${missing[@]}" || for pkg in "${missing[@]}"; do install "$pkg"; done
+    $created_policy && rm -f /usr/sbin/policy-rc.d
+    # ... and keep them from starting at the next boot where systemd runs.
+    if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+      systemctl disable --now atftpd >/dev/null 2>&1 || true
+    fi
   fi
 fi
 

@@ -1,14 +1,16 @@
 import type { Command } from 'commander';
 import { execFileSync } from 'node:child_process';
 import { Lab } from '../lab/lab.js';
-import { qemuBinary } from '../lab/qemu.js';
+import { qemuBinary, type VmFirmware } from '../lab/qemu.js';
 import { buildImage } from '../images/index.js';
 import { recipesDir } from '../paths.js';
 import { LabError } from '../errors.js';
 import { formatEvent, formatMachine } from './format.js';
 import { imagesDirOf, resolveConfig, type GlobalOptions } from './context.js';
 
-interface LabCommandOptions { timeout: string; memory: string; cpus: string; keep?: boolean; accel: string }
+interface LabCommandOptions { timeout: string; memory: string; cpus: string; keep?: boolean; accel: string; firmware: string }
+
+const firmwares: readonly VmFirmware[] = ['bios', 'uefi-pxe', 'uefi-http', 'secure-boot'];
 
 const demoVm = { mac: '52:54:00:6e:62:01', uuid: '6e657462-6f6f-4c61-8062-000000000001' };
 
@@ -19,6 +21,7 @@ export function registerLabCommand(program: Command): void {
     .option('--memory <MiB>', 'VM memory', '512')
     .option('--cpus <n>', 'VM CPUs', '2')
     .option('--accel <tcg|kvm>', 'QEMU accelerator (the nested KVM of many CI hosts cannot run firmware)', 'tcg')
+    .option('--firmware <kind>', `VM firmware: ${firmwares.join(' | ')} (secure-boot boots shim -> grub -> signed kernel)`, 'bios')
     .option('--keep', 'keep the lab folder (logs, serial console, database) afterwards')
     .action(async (options: LabCommandOptions) => runLab(program.opts<GlobalOptions>(), options));
 }
@@ -30,13 +33,15 @@ async function runLab(global: GlobalOptions, options: LabCommandOptions): Promis
   } catch {
     throw new LabError(`${qemuBinary} is not installed: apt-get install qemu-system-x86 ipxe-qemu`);
   }
+  const firmware = firmwares.find((f) => f === options.firmware);
+  if (!firmware) throw new LabError(`unknown --firmware '${options.firmware}': use one of ${firmwares.join(', ')}`);
   const imagesDir = imagesDirOf(resolveConfig(global));
   step('building the micro boot image (skipped when it is up to date)');
   const built = await buildImage({ name: 'micro', imagesDir, recipesDir, force: false, onProgress: (line) => console.log(`    ${line}`) });
   console.log(`    image micro ${built.image.version}${built.skipped ? ' (cached)' : ` built in ${built.seconds.toFixed(0)} s`}`);
 
   step('creating a private boot network and starting the appliance in it');
-  const lab = await Lab.start({ imagesDir, keepDir: options.keep });
+  const lab = await Lab.start({ imagesDir, keepDir: options.keep, uefiLoader: firmware === 'secure-boot' ? 'shim' : 'snponly' });
   const stopOnSignal = () => {
     console.log('\ninterrupted: tearing the lab down');
     lab.close().finally(() => process.exit(130));
@@ -46,11 +51,11 @@ async function runLab(global: GlobalOptions, options: LabCommandOptions): Promis
   let follow: NodeJS.Timeout | undefined;
   try {
     console.log(`    namespace ${lab.network.name}, appliance PID ${lab.appliance.pid} at ${lab.publicUrl}, folder ${lab.dir}`);
-    step(`PXE-booting a QEMU VM (MAC ${demoVm.mac}, ${options.cpus} CPUs, ${options.memory} MiB, 2 GiB disk, ${options.accel})`);
+    step(`network-booting a QEMU VM (${firmware}, MAC ${demoVm.mac}, ${options.cpus} CPUs, ${options.memory} MiB, 2 GiB disk, ${options.accel})`);
     const started = Date.now();
     const vm = await lab.bootVm({
       mac: demoVm.mac, uuid: demoVm.uuid, memoryMiB: Number(options.memory), cpus: Number(options.cpus),
-      diskMiB: 2048, accel: options.accel === 'kvm' ? 'kvm' : 'tcg',
+      diskMiB: 2048, accel: options.accel === 'kvm' ? 'kvm' : 'tcg', firmware,
       onSerialLine: (line) => { if (/netboot-(initrd|agent)/.test(line)) console.log(`    [console] ${line.trim()}`); },
     });
     console.log(`    QEMU PID ${vm.pid}; boot events as they happen:`);

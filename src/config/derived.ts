@@ -9,3 +9,9 @@ export function publicUrl(config: Config): string {
   // UEFI HTTP Boot sends a Host header without the port (FACTS.md); keep port 80 implicit.
   return config.http.port === 80 ? `http://${host}` : `http://${host}:${config.http.port}`;
 }
+
+/** Where TFTP listens: its own host, else the DHCP server address, else every address. */
+export function tftpHost(config: Config): string {
+  if (config.tftp.host) return config.tftp.host;
+  return config.dhcp?.enabled ? config.dhcp.serverAddress : '0.0.0.0';
+}

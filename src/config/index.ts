@@ -1,3 +1,3 @@
 export { loadConfig, validateConfig, envNames, type ConfigSources } from './load.js';
-export type { Config, DhcpConfig, HttpConfig } from './schema.js';
+export type { BootConfig, Config, DhcpConfig, HttpConfig, TftpConfig } from './schema.js';
 export { publicUrl } from './derived.js';

@@ -4,25 +4,85 @@ import { Type, type Static } from '@sinclair/typebox';
 
 const Ipv4 = Type.String({ format: 'ipv4', description: 'dotted-quad IPv4 address' });
 
+/** DHCP options a subnet hands out, besides its address (RFC 2132). */
+const subnetOptions = {
+  router: Type.Optional(Ipv4),
+  dns: Type.Array(Ipv4, { default: [] }),
+  domain: Type.Optional(Type.String()),
+  /** Option 42. */
+  ntp: Type.Array(Ipv4, { default: [] }),
+  /** Option 26, interface MTU. */
+  mtu: Type.Optional(Type.Integer({ minimum: 68, maximum: 65535 })),
+  /** Seconds (option 51). */
+  leaseTime: Type.Integer({ minimum: 60, default: 3600 }),
+};
+
+const Cidr = Type.String({ pattern: '^\\d+\\.\\d+\\.\\d+\\.\\d+/\\d{1,2}$', description: 'IPv4 CIDR, e.g. 10.213.0.0/24' });
+const AddressRange = Type.Object({ start: Ipv4, end: Ipv4 }, { additionalProperties: false });
+const Mac = Type.String({ pattern: '^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$', description: 'MAC address aa:bb:cc:dd:ee:ff' });
+
+/** A segment behind a DHCP relay (giaddr inside `subnet`). */
+export const RelaySubnet = Type.Object({
+  subnet: Cidr,
+  pool: AddressRange,
+  ...subnetOptions,
+}, { additionalProperties: false });
+
+/** A fixed address for one machine; the subnet is the one that contains `ip`. */
+export const Reservation = Type.Object({
+  mac: Mac,
+  ip: Ipv4,
+  hostname: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$' })),
+}, { additionalProperties: false });
+
+/**
+ * Where a relayed machine belongs, by its relay agent information (option 82, RFC 3046). Every field
+ * of `match` that is given must equal the request's sub-option (text, or hex as aa:bb:.. for binary
+ * values); the first matching rule wins.
+ */
+export const PlacementRule = Type.Object({
+  match: Type.Object({
+    circuitId: Type.Optional(Type.String()),
+    remoteId: Type.Optional(Type.String()),
+    giaddr: Type.Optional(Ipv4),
+  }, { additionalProperties: false, minProperties: 1 }),
+  /** Lease from this configured subnet (its CIDR) instead of the giaddr's. */
+  subnet: Type.Optional(Cidr),
+  zone: Type.Optional(Type.String({ minLength: 1 })),
+  pool: Type.Optional(Type.String({ minLength: 1 })),
+}, { additionalProperties: false });
+
 export const DhcpSection = Type.Object({
   enabled: Type.Boolean({ default: false }),
+  /**
+   * full: addresses and boot information. proxy: beside a site's DHCP server, boot information only,
+   * to PXE clients only (PXE spec 2.1 proxyDHCP), on port 67 and 4011.
+   */
+  mode: Type.Union([Type.Literal('full'), Type.Literal('proxy')], { default: 'full' }),
   /** Interface name, for logs and for the lab; the server binds to serverAddress. */
   interface: Type.Optional(Type.String()),
   /** Our address on the boot network: option 54 and siaddr. */
   serverAddress: Ipv4,
-  /** Subnet served, CIDR notation: 10.213.0.0/24. */
-  subnet: Type.String({ pattern: '^\\d+\\.\\d+\\.\\d+\\.\\d+/\\d{1,2}$' }),
-  pool: Type.Object({ start: Ipv4, end: Ipv4 }, { additionalProperties: false }),
-  router: Type.Optional(Ipv4),
-  dns: Type.Array(Ipv4, { default: [] }),
-  domain: Type.Optional(Type.String()),
-  /** Seconds (option 51). */
-  leaseTime: Type.Integer({ minimum: 60, default: 3600 }),
+  /** The local segment (full mode): the subnet serverAddress is on, and its pool and options. */
+  subnet: Type.Optional(Cidr),
+  pool: Type.Optional(AddressRange),
+  ...subnetOptions,
+  /** Segments behind relays, chosen by giaddr (or by a placement rule). */
+  relaySubnets: Type.Array(RelaySubnet, { default: [] }),
+  reservations: Type.Array(Reservation, { default: [] }),
+  placement: Type.Array(PlacementRule, { default: [] }),
+  /**
+   * NAK a REQUEST for an address that is wrong for the client's subnet (RFC 2131 §4.3.2). Off: stay
+   * silent, for networks where another server may own the address.
+   */
+  authoritative: Type.Boolean({ default: true }),
   /** Seconds an OFFER holds its address for the client's REQUEST. */
   offerTimeout: Type.Integer({ minimum: 1, default: 30 }),
   /** UDP ports; tests move them off the privileged ones. */
   port: Type.Integer({ minimum: 1, maximum: 65535, default: 67 }),
   clientPort: Type.Integer({ minimum: 1, maximum: 65535, default: 68 }),
+  /** PXE boot server port of proxy mode (PXE spec 2.1: the client's second request goes here). */
+  proxyPort: Type.Integer({ minimum: 1, maximum: 65535, default: 4011 }),
 }, { additionalProperties: false });
 
 export const HttpSection = Type.Object({
@@ -31,6 +91,46 @@ export const HttpSection = Type.Object({
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 80 }),
   /** Base URL machines use to reach us (no trailing slash); derived from dhcp.serverAddress when absent. */
   publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^/]+$' })),
+}, { additionalProperties: false });
+
+export const TftpSection = Type.Object({
+  enabled: Type.Boolean({ default: true }),
+  /** Address to bind; defaults to dhcp.serverAddress (so replies leave from the address PXE ROMs asked), else 0.0.0.0. */
+  host: Type.Optional(Type.String()),
+  port: Type.Integer({ minimum: 1, maximum: 65535, default: 69 }),
+  /** Path MTU of the boot network: blksize is capped to mtu - 32 so no DATA packet fragments (FACTS.md). */
+  mtu: Type.Integer({ minimum: 576, maximum: 65535, default: 1500 }),
+  maxTransfers: Type.Integer({ minimum: 1, default: 64 }),
+  maxPerClient: Type.Integer({ minimum: 1, default: 8 }),
+  /** Retransmission interval unless the client negotiates RFC 2349 `timeout`. */
+  timeoutMs: Type.Integer({ minimum: 50, maximum: 255000, default: 1000 }),
+  /** Retransmissions of one block (or window) before a transfer is given up. */
+  retries: Type.Integer({ minimum: 0, maximum: 100, default: 5 }),
+  /** RFC 7440 windowsize cap (OVMF asks 4; atftp and curl can ask more). */
+  maxWindow: Type.Integer({ minimum: 1, maximum: 65535, default: 64 }),
+}, { additionalProperties: false });
+
+/** Loader binaries from Debian's ipxe, shim-signed and grub-efi-amd64-signed packages. */
+export const LoadersSection = Type.Object({
+  undionly: Type.String({ default: '/usr/lib/ipxe/undionly.kpxe' }),
+  snponly: Type.String({ default: '/usr/lib/ipxe/snponly.efi' }),
+  ipxeEfi: Type.String({ default: '/usr/lib/ipxe/ipxe.efi' }),
+  shim: Type.String({ default: '/usr/lib/shim/shimx64.efi.signed' }),
+  grub: Type.String({ default: '/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed' }),
+}, { additionalProperties: false });
+
+export const BootSection = Type.Object({
+  /**
+   * What UEFI PXE firmware without iPXE gets over TFTP: snponly.efi (iPXE on the firmware's own NIC
+   * driver), ipxe.efi (iPXE with its own drivers), or shim (the signed chain that Secure Boot accepts:
+   * shim -> grub -> signed kernel).
+   */
+  uefiLoader: Type.Union([Type.Literal('snponly'), Type.Literal('ipxe'), Type.Literal('shim')], { default: 'snponly' }),
+  /** Answer UEFI HTTP Boot clients with ipxe.efi over HTTP. */
+  httpBoot: Type.Boolean({ default: true }),
+  /** Appended to every kernel command line we render (e.g. `no_timer_check` for slow emulated VMs). */
+  kernelArgs: Type.String({ default: '' }),
+  loaders: LoadersSection,
 }, { additionalProperties: false });
 
 export const ImagesSection = Type.Object({
@@ -51,10 +151,17 @@ export const ConfigSchema = Type.Object({
   dataDir: Type.String({ default: '/var/lib/netboot' }),
   dhcp: Type.Optional(DhcpSection),
   http: HttpSection,
+  tftp: TftpSection,
+  boot: BootSection,
   images: ImagesSection,
   log: LogSection,
 }, { additionalProperties: false });
 
 export type Config = Static<typeof ConfigSchema>;
 export type DhcpConfig = Static<typeof DhcpSection>;
+export type RelaySubnetConfig = Static<typeof RelaySubnet>;
+export type ReservationConfig = Static<typeof Reservation>;
+export type PlacementRuleConfig = Static<typeof PlacementRule>;
 export type HttpConfig = Static<typeof HttpSection>;
+export type TftpConfig = Static<typeof TftpSection>;
+export type BootConfig = Static<typeof BootSection>;

@@ -30,6 +30,16 @@ export const tftpLoaders: Readonly<Record<Arch, string | undefined>> = {
   unknown: undefined,
 };
 
+/** Which loader UEFI firmware without iPXE gets (config `boot`). */
+export interface LoaderChoice {
+  /** TFTP name for UEFI PXE: snponly.efi, ipxe.efi, or efi/bootx64.efi (shim, the Secure Boot chain). */
+  readonly uefiPxe: string;
+  /** Absolute http:// URL of the loader for UEFI HTTP Boot; undefined: address only. */
+  readonly uefiHttp?: string;
+}
+
+export const defaultLoaders: LoaderChoice = { uefiPxe: 'snponly.efi' };
+
 /** RFC 2131 §2: 128-octet field, NUL-terminated. */
 export const MAX_FILE_FIELD = 127;
 
@@ -45,6 +55,7 @@ export interface BootReply {
 /** Boot information for a reply, or undefined for an address-only reply. */
 export function bootReply(
   client: BootClient, decision: BootDecision, bootScriptUrl: (mac: string) => string,
+  loaders: LoaderChoice = defaultLoaders,
 ): BootReply | undefined {
   if (decision.kind !== 'boot' || decision.spec.purpose === 'none') return undefined;
   switch (client.firmware) {
@@ -63,12 +74,19 @@ export function bootReply(
     case 'bios-pxe':
     case 'uefi-pxe': {
       // PXE ROMs and shim read only the BOOTP file field (FACTS.md), so no option 67.
-      const loader = tftpLoaders[client.arch];
+      const loader = client.arch === 'x86_64-efi' ? loaders.uefiPxe : tftpLoaders[client.arch];
       return loader === undefined ? undefined : { file: loader, options: {} };
     }
-    case 'uefi-http':
-      // Needs an http:// loader URL and the option 60 "HTTPClient" echo (FACTS.md): a later issue.
-      return undefined;
+    case 'uefi-http': {
+      // UEFI HTTP Boot (UEFI 2.5+ §24.7.2) ignores an offer that does not echo vendor class
+      // "HTTPClient", and wants an absolute URL as the boot file (FACTS.md). Only x64 has a loader.
+      const url = client.arch === 'x86_64-efi' ? loaders.uefiHttp : undefined;
+      if (url === undefined) return undefined;
+      return {
+        file: url.length <= MAX_FILE_FIELD ? url : '',
+        options: { bootFileName: url, vendorClassId: 'HTTPClient' },
+      };
+    }
     case 'unknown':
       return undefined;
   }

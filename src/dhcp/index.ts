@@ -3,7 +3,9 @@
 export { startDhcpServer, type DhcpServer, type DhcpServerDeps } from './server.js';
 export type { Lease, LeaseState, LeaseStore } from './lease-store.js';
 export { classifyClient, classifyFirmware, clientMac, machineUuid } from './classify.js';
-export { bootReply, decideBoot, tftpLoaders, type BootDecision, type BootReply } from './boot-file.js';
+export {
+  bootReply, decideBoot, defaultLoaders, tftpLoaders, type BootDecision, type BootReply, type LoaderChoice,
+} from './boot-file.js';
 export { LeasePool, type AddressStatus, type OfferPlan } from './leases.js';
 export { respond, type IgnoreCode, type Outcome, type RespondContext, type RespondInput } from './respond.js';
 export { replyDestination, type Destination } from './reply.js';

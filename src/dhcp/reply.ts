@@ -1,11 +1,10 @@
 // Building replies (RFC 2131 §4.3.1 Table 3) and choosing where they go (RFC 2131 §4.1). Pure.
-import type { DhcpConfig } from '../config/schema.js';
 import {
   BootOp, BROADCAST_FLAG, formatIpv4, LIMITED_BROADCAST, MessageType, parseIpv4, ZERO_ADDRESS,
   type DhcpOptions, type DhcpPacket,
 } from './codec/index.js';
 import type { BootReply } from './boot-file.js';
-import { subnetMaskText, type ServedNetwork } from './network.js';
+import { subnetMaskText, type Segment, type ServedNetwork } from './network.js';
 
 export interface Destination {
   readonly address: string;
@@ -15,8 +14,9 @@ export interface Destination {
 }
 
 export interface ReplyContext {
-  readonly config: DhcpConfig;
   readonly network: ServedNetwork;
+  /** The client's segment: its mask and options go into the reply. */
+  readonly segment: Segment;
 }
 
 /**
@@ -62,14 +62,16 @@ function echoedOptions(request: DhcpPacket): DhcpOptions {
   };
 }
 
-/** Subnet mask, router, DNS and domain, as configured. */
+/** Subnet mask, router, DNS, domain, NTP and MTU of the client's segment, as configured. */
 function networkOptions(ctx: ReplyContext): DhcpOptions {
-  const { config } = ctx;
+  const { options } = ctx.segment;
   return {
-    subnetMask: subnetMaskText(ctx.network.subnet),
-    ...(config.router ? { routers: [config.router] } : {}),
-    ...(config.dns.length > 0 ? { dnsServers: config.dns } : {}),
-    ...(config.domain ? { domainName: config.domain } : {}),
+    subnetMask: subnetMaskText(ctx.segment.subnet),
+    ...(options.router ? { routers: [options.router] } : {}),
+    ...(options.dns.length > 0 ? { dnsServers: options.dns } : {}),
+    ...(options.domain ? { domainName: options.domain } : {}),
+    ...(options.ntp.length > 0 ? { ntpServers: options.ntp } : {}),
+    ...(options.mtu === undefined ? {} : { interfaceMtu: options.mtu }),
   };
 }
 

@@ -6,11 +6,12 @@ import type { BootClient } from '../machines/boot.js';
 import {
   BootOp, MessageType, messageTypeName, parseIpv4, ZERO_ADDRESS, type DhcpPacket,
 } from './codec/index.js';
-import { bootReply, type BootDecision } from './boot-file.js';
+import { bootReply, type BootDecision, type LoaderChoice } from './boot-file.js';
 import { classifyClient } from './classify.js';
 import type { Lease } from './lease-store.js';
-import type { LeasePool } from './leases.js';
-import { inSubnet } from './network.js';
+import type { LeasePool, PendingOffer } from './leases.js';
+import { segmentOf, type Segment } from './network.js';
+import { matchPlacement, relayInfo } from './placement.js';
 import {
   grantReply, isOurServerId, nakReply, replyDestination, requestedHostname,
   type Destination, type ReplyContext,
@@ -20,6 +21,8 @@ export interface RespondContext {
   readonly config: DhcpConfig;
   readonly leases: LeasePool;
   readonly bootScriptUrl: (mac: string) => string;
+  /** Loaders for UEFI firmware without iPXE; defaults to snponly.efi over TFTP and no HTTP Boot. */
+  readonly loaders?: LoaderChoice;
 }
 
 export interface RespondInput {
@@ -42,6 +45,7 @@ export type IgnoreCode =
   | 'other-server' // SELECTING another server's offer, or RELEASE/DECLINE meant for another server
   | 'unknown-client' // INIT-REBOOT/RENEWING with no lease record here: RFC 2131 §4.3.2 says stay silent
   | 'not-client-lease' // RELEASE/DECLINE of an address this client does not hold
+  | 'not-authoritative' // a NAK was due, but dhcp.authoritative is off
   | 'malformed-request'; // required fields missing for this message type
 
 export type Outcome =
@@ -49,8 +53,10 @@ export type Outcome =
     readonly kind: 'reply';
     readonly packet: DhcpPacket;
     readonly dest: Destination;
-    /** Write this before sending (OFFER, ACK). */
+    /** Write this before sending (ACK). */
     readonly lease?: Lease;
+    /** Hold this address for the client (OFFER; memory only). */
+    readonly offer?: PendingOffer;
   }
   /** No reply, but a lease changes (RELEASE, DECLINE). */
   | { readonly kind: 'update'; readonly lease: Lease; readonly reason: string }
@@ -65,10 +71,9 @@ export function respond(ctx: RespondContext, input: RespondInput): Outcome {
   if (type === undefined) return ignore('not-dhcp', 'no option 53: plain BOOTP is not served');
   const client = classifyClient(request);
   if (!client) return ignore('not-ethernet', `htype ${request.htype} / hlen ${request.chaddr.length} is not Ethernet`);
-  const reply: ReplyContext = { config: ctx.config, network: ctx.leases.network };
-  if (request.giaddr !== ZERO_ADDRESS && !inSubnet(reply.network.subnet, parseIpv4(request.giaddr)!)) {
-    return ignore('foreign-relay', `relay ${request.giaddr} is outside ${ctx.config.subnet}`);
-  }
+  const segment = clientSegment(ctx, request);
+  if (!segment) return ignore('foreign-relay', `relay ${request.giaddr} is on no served subnet`);
+  const reply: ReplyContext = { network: ctx.leases.network, segment };
   const step: Step = { ctx, reply, request, client, boot, now: input.now };
   switch (type) {
     case MessageType.discover: return onDiscover(step);
@@ -78,6 +83,20 @@ export function respond(ctx: RespondContext, input: RespondInput): Outcome {
     case MessageType.decline: return onDecline(step);
     default: return ignore('unsupported-message', `${messageTypeName(type)} is not a client message we serve`);
   }
+}
+
+/**
+ * The segment a request belongs to: a placement rule's subnet (option 82), else the relay's (giaddr,
+ * RFC 2131 §4.3.1), else, for a unicast renewal that bypasses the relay (RFC 2131 §4.4.5), the one
+ * holding ciaddr; else the local segment.
+ */
+function clientSegment(ctx: RespondContext, request: DhcpPacket): Segment | undefined {
+  const { network } = ctx.leases;
+  const rule = matchPlacement(ctx.config.placement, relayInfo(request));
+  if (rule?.subnet !== undefined) return network.segments.find((segment) => segment.name === rule.subnet);
+  if (request.giaddr !== ZERO_ADDRESS) return segmentOf(network, parseIpv4(request.giaddr)!);
+  if (request.ciaddr !== ZERO_ADDRESS) return segmentOf(network, parseIpv4(request.ciaddr)!) ?? network.local;
+  return network.local;
 }
 
 interface Step {
@@ -104,16 +123,16 @@ function onDiscover(step: Step): Outcome {
   const { ctx, request, client, now } = step;
   const refused = declined(step);
   if (refused) return refused;
-  const plan = ctx.leases.planOffer(client.mac, request.options.requestedAddress, now);
-  if (!plan.ok) return ignore('pool-exhausted', `no free address in ${ctx.config.pool.start}-${ctx.config.pool.end}`);
+  const { segment } = step.reply;
+  const plan = ctx.leases.planOffer(segment, client.mac, request.options.requestedAddress, now);
+  if (!plan.ok) return ignore('pool-exhausted', `no free address in the pool of ${segment.name}`);
   const packet = grantReply(step.reply, request, {
     type: MessageType.offer,
     address: plan.ip,
-    leaseSeconds: ctx.leases.leaseSeconds,
-    boot: bootReply(client, step.boot, ctx.bootScriptUrl),
+    leaseSeconds: segment.options.leaseTime,
+    boot: bootReply(client, step.boot, ctx.bootScriptUrl, ctx.loaders),
   });
-  const dest = replyDestination(request, MessageType.offer, ports(step));
-  return plan.write ? { kind: 'reply', packet, dest, lease: plan.write } : { kind: 'reply', packet, dest };
+  return { kind: 'reply', packet, dest: replyDestination(request, MessageType.offer, ports(step)), offer: plan.offer };
 }
 
 /**
@@ -136,8 +155,9 @@ function onRequest(step: Step): Outcome {
     return ignore('malformed-request', 'DHCPREQUEST in SELECTING state without option 50');
   }
 
-  const status = ctx.leases.status(address, client.mac, now);
-  if (status === 'outside-subnet') return nak(step, `${address} is not on ${ctx.config.subnet}`);
+  const { segment } = step.reply;
+  const status = ctx.leases.status(segment, address, client.mac, now);
+  if (status === 'outside-subnet') return nak(step, `${address} is not on ${segment.name}`);
   // Without a record we are not this client's server: stay silent so that its own server can answer
   // (RFC 2131 §4.3.2 INIT-REBOOT "MUST remain silent"; RENEWING/REBINDING likewise). SELECTING always
   // follows our own OFFER, so a missing record there means the offer expired: grant if still free.
@@ -148,17 +168,23 @@ function onRequest(step: Step): Outcome {
     return nak(step, `${address} is not available to ${client.mac} (${status})`);
   }
 
-  const lease = ctx.leases.planBind(client.mac, address, now, requestedHostname(request));
+  const lease = ctx.leases.planBind(segment, client.mac, address, now, requestedHostname(request));
   const packet = grantReply(step.reply, request, {
     type: MessageType.ack,
     address,
-    leaseSeconds: ctx.leases.leaseSeconds,
-    boot: bootReply(client, step.boot, ctx.bootScriptUrl),
+    leaseSeconds: segment.options.leaseTime,
+    boot: bootReply(client, step.boot, ctx.bootScriptUrl, ctx.loaders),
   });
   return { kind: 'reply', packet, dest: replyDestination(request, MessageType.ack, ports(step)), lease };
 }
 
+/**
+ * RFC 2131 §4.3.2: a NAK tells the client its address is wrong. Only an authoritative server may say
+ * so; otherwise silence lets the server that owns the address answer. Some firmware (Dell's PXE
+ * stack) gives up the whole boot on a NAK, which is why `dhcp.authoritative` can turn them off.
+ */
 function nak(step: Step, message: string): Outcome {
+  if (!step.ctx.config.authoritative) return ignore('not-authoritative', `would NAK (${message}); dhcp.authoritative is off`);
   return {
     kind: 'reply',
     packet: nakReply(step.reply, step.request, message),
@@ -174,7 +200,7 @@ function onInform(step: Step): Outcome {
   if (request.ciaddr === ZERO_ADDRESS) return ignore('malformed-request', 'DHCPINFORM without ciaddr');
   const packet = grantReply(step.reply, request, {
     type: MessageType.ack,
-    boot: bootReply(client, step.boot, ctx.bootScriptUrl),
+    boot: bootReply(client, step.boot, ctx.bootScriptUrl, ctx.loaders),
   });
   return { kind: 'reply', packet, dest: replyDestination(request, MessageType.ack, ports(step)) };
 }

@@ -15,9 +15,8 @@
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import type { DhcpConfig } from '../config/schema.js';
-import { ConfigError } from '../errors.js';
 import type { Booter, EventSink, EventType } from '../machines/boot.js';
-import { decideBoot, type BootDecision } from './boot-file.js';
+import { decideBoot, type BootDecision, type LoaderChoice } from './boot-file.js';
 import { clientMac, classifyClient } from './classify.js';
 import {
   BootOp, decodeDhcp, DecodeError, encodeDhcp, formatHexColons, MessageType, messageTypeName, ZERO_ADDRESS,
@@ -26,6 +25,9 @@ import {
 import type { LeaseStore } from './lease-store.js';
 import { LeasePool } from './leases.js';
 import { respond, type Outcome, type RespondContext } from './respond.js';
+import { matchPlacement, relayInfo, type RelaySink } from './placement.js';
+import { ReplyBatch } from './reply-batch.js';
+import { bindSocket, closeSocket, explainBindError, sendTo } from '../udp.js';
 
 export interface DhcpServerDeps {
   readonly config: DhcpConfig;
@@ -35,6 +37,10 @@ export interface DhcpServerDeps {
   readonly log: Logger;
   /** Absolute URL of the iPXE script for a MAC (src/http-boot serves it). */
   readonly bootScriptUrl: (mac: string) => string;
+  /** Loaders for UEFI firmware without iPXE (boot-file.ts). */
+  readonly loaders?: LoaderChoice;
+  /** Where relay agent information (giaddr, option 82) and placements are recorded per MAC. */
+  readonly relays?: RelaySink;
   /** Unix milliseconds; tests inject a fake clock. */
   readonly now?: () => number;
 }
@@ -64,11 +70,14 @@ export async function startDhcpServer(deps: DhcpServerDeps): Promise<DhcpServer>
   const { config } = deps;
   const now = deps.now ?? Date.now;
   const log = deps.log.child({ subsystem: 'dhcp' });
+  const leases = new LeasePool(deps.leases, config, now());
   const ctx: RespondContext = {
     config,
-    leases: new LeasePool(deps.leases, config, now()),
+    leases,
     bootScriptUrl: deps.bootScriptUrl,
+    ...(deps.loaders ? { loaders: deps.loaders } : {}),
   };
+  const batch = new ReplyBatch(() => leases.flush(now()));
 
   const receiver = createSocket({ type: 'udp4', reuseAddr: true });
   const sender = createSocket({ type: 'udp4', reuseAddr: true });
@@ -77,7 +86,10 @@ export async function startDhcpServer(deps: DhcpServerDeps): Promise<DhcpServer>
     await bindSocket(sender, config.port, config.serverAddress);
   } catch (err) {
     await Promise.all([closeSocket(receiver), closeSocket(sender)]);
-    throw explainBindError(err, config);
+    throw explainBindError(err, {
+      hostKey: 'dhcp.serverAddress', portKey: 'dhcp.port', host: config.serverAddress, port: config.port,
+      usualSuspects: 'isc-dhcp-server, kea, dnsmasq',
+    });
   }
   sender.setBroadcast(true); // SO_BROADCAST: replies to 255.255.255.255
 
@@ -85,7 +97,7 @@ export async function startDhcpServer(deps: DhcpServerDeps): Promise<DhcpServer>
   let closing = false;
   const onMessage = (message: Buffer, from: RemoteInfo): void => {
     if (closing) return;
-    const task = handlePacket({ ...deps, ctx, log, now, sender }, message, from)
+    const task = handlePacket({ ...deps, ctx, log, now, sender, batch }, message, from)
       .catch((err: unknown) => log.error({ err }, 'DHCP packet handling failed'))
       .finally(() => inFlight.delete(task));
     inFlight.add(task);
@@ -94,7 +106,10 @@ export async function startDhcpServer(deps: DhcpServerDeps): Promise<DhcpServer>
     socket.on('message', onMessage);
     socket.on('error', (err) => log.error({ err }, 'DHCP socket error'));
   }
-  log.info({ serverAddress: config.serverAddress, port: config.port, pool: config.pool }, 'DHCP server listening');
+  log.info({
+    serverAddress: config.serverAddress, port: config.port,
+    subnets: leases.network.segments.map((segment) => segment.name), reservations: config.reservations.length,
+  }, 'DHCP server listening');
 
   return {
     async close() {
@@ -111,6 +126,7 @@ interface HandlerDeps extends DhcpServerDeps {
   readonly log: Logger;
   readonly now: () => number;
   readonly sender: Socket;
+  readonly batch: ReplyBatch;
 }
 
 async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo): Promise<void> {
@@ -143,7 +159,20 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
     }
   }
   const outcome = respond(deps.ctx, { request, boot, now: deps.now() });
+  if (outcome.kind !== 'ignore' || outcome.code !== 'foreign-relay') recordRelay(deps, log, mac, request);
   await carryOut(deps, log, mac, outcome);
+}
+
+/** Where the client is plugged in (giaddr, option 82) and where a placement rule puts it. */
+function recordRelay(deps: HandlerDeps, log: Logger, mac: string, request: DhcpPacket): void {
+  const info = relayInfo(request);
+  if (!info || !deps.relays || !clientMac(request)) return;
+  const rule = matchPlacement(deps.config.placement, info);
+  try {
+    deps.relays.record(mac, info, { ...(rule?.zone ? { zone: rule.zone } : {}), ...(rule?.pool ? { pool: rule.pool } : {}) });
+  } catch (err) {
+    log.error({ err }, 'recording the relay information failed');
+  }
 }
 
 async function carryOut(deps: HandlerDeps, log: Logger, mac: string, outcome: Outcome): Promise<void> {
@@ -157,13 +186,21 @@ async function carryOut(deps: HandlerDeps, log: Logger, mac: string, outcome: Ou
       return;
     case 'update':
       deps.ctx.leases.commit(outcome.lease);
+      deps.ctx.leases.flush(deps.now());
       log.info({ ip: outcome.lease.ip, state: outcome.lease.state }, outcome.reason);
       return;
     case 'reply': {
       const bytes = encodeDhcp(outcome.packet);
-      // Durable before the reply leaves: a crash after this line loses nothing (ARCHITECTURE.md).
-      if (outcome.lease) deps.ctx.leases.commit(outcome.lease);
-      await send(deps.sender, bytes, outcome.dest.port, outcome.dest.address);
+      const { dest } = outcome;
+      if (outcome.offer) deps.ctx.leases.hold(outcome.offer);
+      if (outcome.lease) {
+        // In memory now (the next request sees it); on disk before the reply leaves, in the batch's
+        // one transaction: a crash after the send loses nothing (ARCHITECTURE.md).
+        deps.ctx.leases.commit(outcome.lease);
+        await deps.batch.add(() => sendTo(deps.sender, bytes, dest.port, dest.address));
+      } else {
+        await sendTo(deps.sender, bytes, dest.port, dest.address);
+      }
       const type = outcome.packet.options.messageType ?? 0;
       // An ACK to INFORM grants no address: the client's own (ciaddr) is the one to show.
       const ip = outcome.packet.yiaddr === ZERO_ADDRESS ? outcome.packet.ciaddr : outcome.packet.yiaddr;
@@ -187,49 +224,4 @@ function recordEvent(
   } catch (err) {
     log.error({ err, event: event.type }, 'recording the machine event failed');
   }
-}
-
-/** Turns the bind failures an operator can fix into messages that say how. */
-function explainBindError(err: unknown, config: DhcpConfig): unknown {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EADDRNOTAVAIL') {
-    return new ConfigError(
-      `dhcp.serverAddress ${config.serverAddress} is not an address of this host: assign it to the boot interface`,
-      { cause: err },
-    );
-  }
-  if (code === 'EACCES') {
-    return new ConfigError(
-      `binding UDP port ${config.port} needs root or CAP_NET_BIND_SERVICE (or set dhcp.port for tests)`,
-      { cause: err },
-    );
-  }
-  return err;
-}
-
-function bindSocket(socket: Socket, port: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => reject(err);
-    socket.once('error', onError);
-    socket.bind(port, address, () => {
-      socket.off('error', onError);
-      resolve();
-    });
-  });
-}
-
-function closeSocket(socket: Socket): Promise<void> {
-  return new Promise((resolve) => {
-    try {
-      socket.close(() => resolve());
-    } catch {
-      resolve(); // never bound, or already closed
-    }
-  });
-}
-
-function send(socket: Socket, bytes: Buffer, port: number, address: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    socket.send(bytes, port, address, (err) => (err ? reject(err) : resolve()));
-  });
 }

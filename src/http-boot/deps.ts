@@ -12,6 +12,8 @@ export interface HttpBootDeps {
   readonly booter: Booter;
   readonly files: { fileById(id: string): ServedFile | undefined };
   readonly events: EventSink;
+  /** Loader name -> absolute path, served at /loaders/<name> (UEFI HTTP Boot fetches ipxe.efi there). */
+  readonly loaders: Readonly<Record<string, string>>;
   /** Maps a client address to its MAC through the DHCP leases, when the URL does not carry it. */
   readonly macOfAddress: (address: string) => string | undefined;
   readonly publicUrl: string;

@@ -34,6 +34,23 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
         .sendFile(basename(file.path), dirname(file.path), { dotfiles: 'allow', etag: true, lastModified: true });
     },
   });
+
+  // UEFI HTTP Boot sends HEAD (for the size) then GET (FACTS.md); names come from a fixed map.
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/loaders/:name',
+    schema: { params: Type.Object({ name: Type.String() }) },
+    handler: async (request, reply) => {
+      const { name } = request.params as { name: string };
+      const path = Object.hasOwn(deps.loaders, name) ? deps.loaders[name] : undefined;
+      if (path === undefined) throw new NotFoundError(`no loader '${name}' (known: ${Object.keys(deps.loaders).join(', ')})`);
+      if (request.method === 'GET') {
+        const mac = clientMac(request, deps);
+        if (mac) deps.events.record({ mac, type: 'file', detail: `loader ${name}` });
+      }
+      return reply.header('cache-control', 'no-cache').sendFile(basename(path), dirname(path), { dotfiles: 'allow' });
+    },
+  });
 };
 
 function clientMac(request: FastifyRequest, deps: HttpBootDeps): string | undefined {

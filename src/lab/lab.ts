@@ -10,7 +10,7 @@ import type { Machine } from '../machines/model.js';
 import { cliEntry } from '../paths.js';
 import { Launched } from './launcher.js';
 import { LabNetwork, reapStaleNamespaces } from './netns.js';
-import { createDiskImage, qemuArgs, qemuBinary, type VmSpec } from './qemu.js';
+import { createDiskImage, prepareFirmware, qemuArgs, qemuBinary, type VmSpec } from './qemu.js';
 
 export interface LabOptions {
   /** Namespace prefix; the PID and a counter are appended. */
@@ -19,6 +19,8 @@ export interface LabOptions {
   readonly vmCount?: number;
   readonly keepDir?: boolean;
   readonly logLevel?: string;
+  /** config `boot.uefiLoader` for the appliance: shim for the Secure Boot chain. */
+  readonly uefiLoader?: 'snponly' | 'ipxe' | 'shim';
   readonly onApplianceLine?: (line: string) => void;
 }
 
@@ -71,11 +73,14 @@ export class Lab {
   }
 
   /** Boots a VM on tap<index> (it PXE-boots from the appliance) and returns its running QEMU. */
-  async bootVm(spec: Omit<VmSpec, 'tap' | 'disk'> & { tapIndex?: number; diskMiB?: number; onSerialLine?: (line: string) => void }): Promise<Launched> {
+  async bootVm(spec: Omit<VmSpec, 'tap' | 'disk' | 'ovmfVars'> & { tapIndex?: number; diskMiB?: number; onSerialLine?: (line: string) => void }): Promise<Launched> {
     const index = spec.tapIndex ?? 0;
     const disk = spec.diskMiB ? { path: join(this.dir, `disk-${index}.img`), serial: `nb-disk-${index}` } : undefined;
     if (disk) createDiskImage(disk.path, spec.diskMiB!);
-    const { command, args } = this.network.exec(qemuBinary, qemuArgs({ ...spec, tap: `tap${index}`, ...(disk ? { disk } : {}) }));
+    const ovmfVars = prepareFirmware(spec.firmware ?? 'bios', join(this.dir, `ovmf-vars-${index}.fd`));
+    const { command, args } = this.network.exec(qemuBinary, qemuArgs({
+      ...spec, tap: `tap${index}`, ...(disk ? { disk } : {}), ...(ovmfVars ? { ovmfVars } : {}),
+    }));
     const vm = await Launched.start({ name: `vm ${spec.mac}`, command, args, logFile: join(this.dir, `serial-${index}.log`), onLine: spec.onSerialLine });
     this.vms.push(vm);
     return vm;
@@ -116,6 +121,10 @@ function labConfig(dataDir: string, options: LabOptions): object {
     log: { level: options.logLevel ?? 'info' },
     images: { dir: options.imagesDir, enlist: 'micro' },
     http: { host: server.address, port: 80 },
+    tftp: { host: server.address, port: 69 },
+    // no_timer_check: under TCG the kernel's IO-APIC timer check can miss its ticks on q35 (OVMF
+    // VMs) and panic "IO-APIC + timer doesn't work"; the check is for broken real boards.
+    boot: { uefiLoader: options.uefiLoader ?? 'snponly', kernelArgs: 'no_timer_check' },
     dhcp: {
       enabled: true, interface: 'br0', serverAddress: server.address, subnet: server.subnet,
       pool: { start: server.poolStart, end: server.poolEnd }, leaseTime: 3600,

@@ -1,7 +1,16 @@
-// QEMU command lines for lab VMs (pure). See FACTS.md "QEMU on this machine": TCG by default,
-// because the nested KVM here cannot run SeaBIOS/OVMF; default NIC ROMs make the firmware's network
-// boot iPXE.
+// QEMU command lines for lab VMs (pure but for createDiskImage/prepareFirmware). See FACTS.md "QEMU
+// on this machine": TCG by default, because the nested KVM here cannot run SeaBIOS/OVMF.
+import { copyFileSync, existsSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import { LabError } from '../errors.js';
+
+/**
+ * - bios: SeaBIOS; the NIC's default QEMU ROM is iPXE, so the firmware's network boot is iPXE.
+ * - uefi-pxe: OVMF's own PXE (virtio-net with romfile= empty, so no iPXE ROM) -> TFTP loader.
+ * - uefi-http: OVMF UEFI HTTP Boot only (PXE switched off through fw_cfg).
+ * - secure-boot: OVMF with Secure Boot enforced and Microsoft's keys enrolled (q35 + SMM).
+ */
+export type VmFirmware = 'bios' | 'uefi-pxe' | 'uefi-http' | 'secure-boot';
 
 export interface VmSpec {
   readonly mac: string;
@@ -12,31 +21,68 @@ export interface VmSpec {
   /** A raw disk image attached as virtio-blk with this serial. */
   readonly disk?: { readonly path: string; readonly serial: string };
   readonly accel: 'tcg' | 'kvm';
-  /** NIC model; QEMU's default ROM for it runs iPXE under SeaBIOS. */
-  readonly nic?: 'e1000' | 'virtio-net-pci';
+  readonly firmware?: VmFirmware;
+  /** Writable copy of the OVMF variable store (UEFI firmware only); see prepareFirmware. */
+  readonly ovmfVars?: string;
 }
 
 export const qemuBinary = 'qemu-system-x86_64';
 
+const ovmf = {
+  code: '/usr/share/OVMF/OVMF_CODE_4M.fd',
+  vars: '/usr/share/OVMF/OVMF_VARS_4M.fd',
+  secureCode: '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd',
+  // VARS with Microsoft's KEK/db enrolled and Secure Boot on: shim (signed by Microsoft) passes.
+  secureVars: '/usr/share/OVMF/OVMF_VARS_4M.ms.fd',
+};
+
 export function qemuArgs(vm: VmSpec): string[] {
+  const firmware = vm.firmware ?? 'bios';
   const args = [
     '-accel', vm.accel,
-    '-machine', 'pc',
     '-m', String(vm.memoryMiB),
     '-smp', String(vm.cpus),
     '-uuid', vm.uuid, // without it the SMBIOS/option 97 UUID is all zeros (FACTS.md)
     '-display', 'none', '-monitor', 'none', '-serial', 'stdio',
     '-no-reboot', // the agent powers off; a reboot loop would hide a failure
     '-netdev', `tap,id=boot,ifname=${vm.tap},script=no,downscript=no`,
-    '-device', `${vm.nic ?? 'e1000'},netdev=boot,mac=${vm.mac}`,
-    '-boot', 'order=n',
   ];
+  if (firmware === 'bios') {
+    args.push('-machine', 'pc', '-device', `e1000,netdev=boot,mac=${vm.mac}`, '-boot', 'order=n');
+  } else {
+    if (!vm.ovmfVars) throw new LabError('UEFI VMs need a writable OVMF_VARS copy (prepareFirmware)');
+    const secure = firmware === 'secure-boot';
+    // OVMF has no e1000 driver; virtio-net with an empty romfile= keeps QEMU's iPXE ROM out, so the
+    // firmware's own PXE/HTTP stack boots (FACTS.md).
+    args.push(
+      '-machine', secure ? 'q35,smm=on' : 'q35',
+      ...(secure ? ['-global', 'driver=cfi.pflash01,property=secure,value=on'] : []),
+      '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${secure ? ovmf.secureCode : ovmf.code}`,
+      '-drive', `if=pflash,format=raw,unit=1,file=${vm.ovmfVars}`,
+      '-device', `virtio-net-pci,netdev=boot,mac=${vm.mac},romfile=`,
+    );
+    if (firmware === 'uefi-http') {
+      args.push(
+        '-fw_cfg', 'name=opt/org.tianocore/IPv4PXESupport,string=n',
+        '-fw_cfg', 'name=opt/org.tianocore/IPv6PXESupport,string=n',
+      );
+    }
+  }
   if (vm.disk) {
     // QEMU 7.2 takes the serial on the device, not on -drive ("raw does not support the option 'serial'").
     args.push('-drive', `file=${vm.disk.path},format=raw,if=none,id=disk0`,
       '-device', `virtio-blk-pci,drive=disk0,serial=${vm.disk.serial}`);
   }
   return args;
+}
+
+/** Copies the OVMF variable store a UEFI VM writes to; returns its path (undefined for BIOS). */
+export function prepareFirmware(firmware: VmFirmware, varsPath: string): string | undefined {
+  if (firmware === 'bios') return undefined;
+  const source = firmware === 'secure-boot' ? ovmf.secureVars : ovmf.vars;
+  if (!existsSync(source)) throw new LabError(`${source} is missing: apt-get install ovmf`);
+  copyFileSync(source, varsPath);
+  return varsPath;
 }
 
 /** Creates a sparse raw disk image of the given size. */

@@ -8,7 +8,7 @@ function toLease(row: LeaseRow): Lease {
   return row.hostname === null ? lease : { ...lease, hostname: row.hostname };
 }
 
-/** SQLite LeaseStore: each upsert is its own committed transaction (synchronous=FULL), so it is durable on return. */
+/** SQLite LeaseStore: each upsertMany is one committed transaction (synchronous=FULL), so it is durable on return. */
 export class SqliteLeaseStore implements LeaseStore {
   private readonly byMacStmt;
   private readonly byIpStmt;
@@ -27,9 +27,12 @@ export class SqliteLeaseStore implements LeaseStore {
     );
     // The allocation policy only hands out an address that is free or expired; an expired lease of
     // another MAC on that address is dropped in the same transaction, keeping ip UNIQUE.
-    this.upsertTx = db.transaction((lease: Lease) => {
-      freeIp.run(lease.ip, lease.mac);
-      upsert.run({ ...lease, hostname: lease.hostname ?? null });
+    // One transaction, one fsync, for a whole batch: the DHCP server's group commit.
+    this.upsertTx = db.transaction((leases: readonly Lease[]) => {
+      for (const lease of leases) {
+        freeIp.run(lease.ip, lease.mac);
+        upsert.run({ ...lease, hostname: lease.hostname ?? null });
+      }
     });
   }
 
@@ -43,8 +46,8 @@ export class SqliteLeaseStore implements LeaseStore {
     return row && toLease(row);
   }
 
-  upsert(lease: Lease): void {
-    this.upsertTx(lease);
+  upsertMany(leases: readonly Lease[]): void {
+    this.upsertTx(leases);
   }
 
   all(): Lease[] {

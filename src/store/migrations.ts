@@ -38,4 +38,15 @@ export const migrations: readonly string[] = [
    );
    CREATE INDEX events_machine ON events(machine_id, id);
    CREATE INDEX events_mac ON events(mac, id);`,
+  // 2: where relayed machines are plugged in (DHCP giaddr and option 82) and the zone and resource
+  // pool a placement rule gave them; one row per MAC, the latest seen.
+  `CREATE TABLE relay_info (
+     mac TEXT PRIMARY KEY,
+     giaddr TEXT,
+     circuit_id TEXT,
+     remote_id TEXT,
+     zone TEXT,
+     pool TEXT,
+     seen_at INTEGER NOT NULL
+   );`,
 ];

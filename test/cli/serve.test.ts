@@ -30,6 +30,7 @@ test('serve listens, answers, and exits 0 on SIGTERM keeping its data', async ()
   const config = {
     dataDir: join(dir, 'data'), log: { level: 'info' }, images: { dir: join(dir, 'images') },
     http: { host: '127.0.0.1', port: 0, publicUrl: 'http://127.0.0.1' },
+    tftp: { enabled: false }, // the default binds 0.0.0.0:69; tests stay on loopback
   };
   writeFileSync(configFile, yaml.dump(config));
   const server = await Launched.start({

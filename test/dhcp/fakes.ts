@@ -1,7 +1,8 @@
 // Shared fakes and builders for the DHCP tests (STYLE.md §12).
 import { Buffer } from 'node:buffer';
 import pino, { type Logger } from 'pino';
-import type { DhcpConfig } from '../../src/config/schema.js';
+import { Value } from '@sinclair/typebox/value';
+import { DhcpSection, type DhcpConfig } from '../../src/config/schema.js';
 import type { Lease, LeaseStore } from '../../src/dhcp/lease-store.js';
 import {
   BootOp, BROADCAST_FLAG, type DhcpOptions, type DhcpPacket,
@@ -19,6 +20,10 @@ export class InMemoryLeaseStore implements LeaseStore {
   private readonly leases = new Map<string, Lease>();
   private readonly macByIp = new Map<string, string>();
   readonly writes: Lease[] = [];
+  /** How many upsertMany calls (transactions) were made. */
+  transactions = 0;
+  /** Set to make the next upsertMany throw, as a full disk would. */
+  failNextWrite = false;
 
   constructor(initial: readonly Lease[] = []) {
     for (const lease of initial) this.put(lease);
@@ -33,9 +38,16 @@ export class InMemoryLeaseStore implements LeaseStore {
     return mac === undefined ? undefined : this.leases.get(mac);
   }
 
-  upsert(lease: Lease): void {
-    this.put(lease);
-    this.writes.push(lease);
+  upsertMany(leases: readonly Lease[]): void {
+    if (this.failNextWrite) {
+      this.failNextWrite = false;
+      throw new Error('disk full');
+    }
+    this.transactions += 1;
+    for (const lease of leases) {
+      this.put(lease);
+      this.writes.push(lease);
+    }
   }
 
   private put(lease: Lease): void {
@@ -80,7 +92,12 @@ export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
 
-export const testConfig: DhcpConfig = {
+/** A DhcpConfig with the schema's defaults under `fields` (as config/load.ts fills them). */
+export function dhcpConfig(fields: Partial<DhcpConfig> & Pick<DhcpConfig, 'serverAddress'>): DhcpConfig {
+  return Value.Default(DhcpSection, structuredClone(fields)) as DhcpConfig;
+}
+
+export const testConfig: DhcpConfig = dhcpConfig({
   enabled: true,
   serverAddress: '10.213.7.1',
   subnet: '10.213.7.0/24',
@@ -92,7 +109,7 @@ export const testConfig: DhcpConfig = {
   offerTimeout: 30,
   port: 67,
   clientPort: 68,
-};
+});
 
 export const scriptUrl = (mac: string): string => `http://10.213.7.1/boot/${mac}.ipxe`;
 

@@ -2,7 +2,7 @@ import { Buffer } from 'node:buffer';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
-import type { BootDecision } from '../../src/dhcp/boot-file.js';
+import type { BootDecision, LoaderChoice } from '../../src/dhcp/boot-file.js';
 import {
   BROADCAST_FLAG, decodeDhcp, encodeDhcp, formatHex, MessageType, messageTypeName, type DhcpPacket,
 } from '../../src/dhcp/codec/index.js';
@@ -28,6 +28,7 @@ interface Case {
   leases?: Lease[];
   config?: Partial<DhcpConfig>;
   bootScriptUrl?: (mac: string) => string;
+  loaders?: LoaderChoice;
   want: Record<string, unknown>;
 }
 
@@ -42,7 +43,7 @@ function run(c: Omit<Case, 'name' | 'want'>): Run {
   const store = new InMemoryLeaseStore(c.leases);
   const pool = new LeasePool(store, config, T0);
   const outcome = respond(
-    { config, leases: pool, bootScriptUrl: c.bootScriptUrl ?? scriptUrl },
+    { config, leases: pool, bootScriptUrl: c.bootScriptUrl ?? scriptUrl, ...(c.loaders ? { loaders: c.loaders } : {}) },
     { request: c.request, boot: c.boot ?? boot, now: T0 },
   );
   return { outcome, store, pool };
@@ -52,7 +53,7 @@ function run(c: Omit<Case, 'name' | 'want'>): Run {
 function summary(outcome: Outcome): Record<string, unknown> {
   if (outcome.kind === 'ignore') return { kind: 'ignore', code: outcome.code };
   if (outcome.kind === 'update') return { kind: 'update', lease: `${outcome.lease.state} ${outcome.lease.ip}` };
-  const { packet, dest, lease } = outcome;
+  const { packet, dest, lease, offer } = outcome;
   const o = packet.options;
   const ipxe = o.ipxeEncapsulated instanceof Map ? [...o.ipxeEncapsulated].map(([k, v]) => `${k}=${formatHex(v)}`).join(' ') : undefined;
   return {
@@ -69,7 +70,7 @@ function summary(outcome: Outcome): Record<string, unknown> {
     leaseTime: o.leaseTime,
     serverId: o.serverId,
     dest: `${dest.address}:${dest.port}${dest.broadcast ? ' broadcast' : ''}`,
-    lease: lease ? `${lease.state} ${lease.ip}` : undefined,
+    lease: lease ? `${lease.state} ${lease.ip}` : offer ? `offered ${offer.ip}` : undefined,
     length: encodeDhcp(packet).length,
   };
 }
@@ -114,9 +115,30 @@ const cases: Case[] = [
     want: { type: 'DHCPOFFER', yiaddr: '10.213.7.100', file: '', bootFileName: undefined, ipxe: undefined },
   },
   {
-    name: 'DISCOVER from UEFI HTTP Boot: address only in this slice',
+    name: 'DISCOVER from UEFI HTTP Boot without an HTTP loader configured: address only',
     request: discover(firmwareOptions.ovmfHttp),
     want: { type: 'DHCPOFFER', file: '', bootFileName: undefined, vendorClassId: undefined },
+  },
+  {
+    name: 'DISCOVER from UEFI HTTP Boot: echo HTTPClient, absolute URL of ipxe.efi',
+    request: discover(firmwareOptions.ovmfHttp),
+    loaders: { uefiPxe: 'snponly.efi', uefiHttp: 'http://10.213.7.1/loaders/ipxe.efi' },
+    want: {
+      type: 'DHCPOFFER', file: 'http://10.213.7.1/loaders/ipxe.efi', bootFileName: 'http://10.213.7.1/loaders/ipxe.efi',
+      vendorClassId: 'HTTPClient', siaddr: '10.213.7.1',
+    },
+  },
+  {
+    name: 'DISCOVER from OVMF PXE with the Secure Boot chain configured: shim in the file field only',
+    request: discover(firmwareOptions.ovmfPxe, { flags: BROADCAST_FLAG }),
+    loaders: { uefiPxe: 'efi/bootx64.efi' },
+    want: { type: 'DHCPOFFER', file: 'efi/bootx64.efi', bootFileName: undefined, vendorClassId: undefined },
+  },
+  {
+    name: 'DISCOVER from BIOS PXE with the Secure Boot chain configured: still undionly.kpxe',
+    request: discover(firmwareOptions.seabiosPxe),
+    loaders: { uefiPxe: 'efi/bootx64.efi' },
+    want: { type: 'DHCPOFFER', file: 'undionly.kpxe' },
   },
   {
     name: 'DISCOVER when the Booter returns null: no reply',
@@ -140,7 +162,7 @@ const cases: Case[] = [
     name: 'DISCOVER keeps the client on its current lease',
     request: discover(firmwareOptions.ipxeBios),
     leases: [bound('10.213.7.150')],
-    want: { yiaddr: '10.213.7.150', lease: undefined },
+    want: { yiaddr: '10.213.7.150', lease: 'offered 10.213.7.150' },
   },
   {
     name: 'DISCOVER honours a free requested address (option 50)',
@@ -319,6 +341,7 @@ describe('lease life-cycle through respond', () => {
     const pool = new LeasePool(store, testConfig, T0);
     return steps.map(({ request: packet, now = T0 }) => {
       const outcome = respond({ config: testConfig, leases: pool, bootScriptUrl: scriptUrl }, { request: packet, boot, now });
+      if (outcome.kind === 'reply' && outcome.offer) pool.hold(outcome.offer);
       if (outcome.kind !== 'ignore' && outcome.lease) pool.commit(outcome.lease);
       return outcome;
     });

@@ -9,12 +9,12 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { DhcpConfig } from '../../src/config/schema.js';
 import { ConfigError } from '../../src/errors.js';
 import {
-  decodeDhcp, encodeDhcp, MessageType, type DhcpPacket,
+  decodeDhcp, encodeDhcp, formatHexColons, MessageType, type DhcpPacket,
 } from '../../src/dhcp/codec/index.js';
 import type { Lease } from '../../src/dhcp/lease-store.js';
 import { startDhcpServer, type DhcpServer } from '../../src/dhcp/index.js';
 import {
-  clientPacket, FakeBooter, firmwareOptions, InMemoryLeaseStore, RecordingEvents, scriptUrl, silentLogger,
+  dhcpConfig, clientPacket, FakeBooter, firmwareOptions, InMemoryLeaseStore, RecordingEvents, scriptUrl, silentLogger,
 } from './fakes.js';
 
 const SERVER_PORT = 16767;
@@ -23,7 +23,7 @@ const RELAY = '127.0.0.2';
 const mac = '52:54:00:12:34:56';
 const ignoredMac = '52:54:00:99:99:99';
 
-const config: DhcpConfig = {
+const config: DhcpConfig = dhcpConfig({
   enabled: true,
   serverAddress: '127.0.0.1',
   subnet: '127.0.0.0/8',
@@ -33,7 +33,7 @@ const config: DhcpConfig = {
   offerTimeout: 30,
   port: SERVER_PORT,
   clientPort: CLIENT_PORT,
-};
+});
 
 interface Received {
   readonly packet: DhcpPacket;
@@ -132,7 +132,9 @@ describe('DHCP server on loopback', () => {
       ipxeEncapsulated: new Map([[176, Buffer.from([1])]]),
     });
     expect(offer.packet.options.vendorClassId).toBeUndefined();
-    expect(offer.leaseOnArrival).toMatchObject({ ip: '127.0.0.100', state: 'offered' });
+    // Offers are held in memory: nothing is written for them.
+    expect(offer.leaseOnArrival).toBeUndefined();
+    expect(store.writes).toEqual([]);
 
     // To serverAddress itself: lands on the socket bound to it.
     await relay.send(clientPacket(mac, {
@@ -175,16 +177,35 @@ describe('DHCP server on loopback', () => {
   });
 
   test('a lease that cannot be written is never granted', async () => {
-    store.upsert = () => {
-      throw new Error('disk full');
-    };
     await relay.send(clientPacket(mac, { messageType: MessageType.discover }, { giaddr: RELAY }), '127.0.0.1');
+    expect((await relay.next()).packet.options.messageType).toBe(MessageType.offer);
+    store.failNextWrite = true;
+    const request = { messageType: MessageType.request, serverId: '127.0.0.1', requestedAddress: '127.0.0.100' };
+    await relay.send(clientPacket(mac, request, { giaddr: RELAY }), '127.0.0.1');
     expect(await relay.nothingWithin(300)).toBe(true);
-    expect(events.events).toEqual([{ mac, type: 'dhcp-discover' }]);
+    expect(events.events.map((e) => e.type)).toEqual(['dhcp-discover', 'dhcp-offer', 'dhcp-request']);
+    // The failed write left nothing behind: the retransmitted REQUEST is granted.
+    await relay.send(clientPacket(mac, request, { giaddr: RELAY }), '127.0.0.1');
+    const ack = await relay.next();
+    expect(ack.packet.options.messageType).toBe(MessageType.ack);
+    expect(ack.leaseOnArrival).toMatchObject({ ip: '127.0.0.100', state: 'bound' });
+  });
+
+  test('ACKs for concurrent clients share one write (group commit)', async () => {
+    const macs = Array.from({ length: 20 }, (_, i) => `52:54:00:aa:00:${i.toString(16).padStart(2, '0')}`);
+    for (const m of macs) await relay.send(clientPacket(m, { messageType: MessageType.discover }, { giaddr: RELAY }), '127.0.0.1');
+    const offers = await Promise.all(macs.map(() => relay.next()));
+    await Promise.all(offers.map(({ packet }) => relay.send(clientPacket(formatHexColons(packet.chaddr), {
+      messageType: MessageType.request, serverId: '127.0.0.1', requestedAddress: packet.yiaddr,
+    }, { giaddr: RELAY }), '127.0.0.1')));
+    const acks = await Promise.all(macs.map(() => relay.next()));
+    expect(new Set(acks.map((a) => a.packet.yiaddr)).size).toBe(20);
+    expect(store.writes).toHaveLength(20);
+    expect(store.transactions).toBeLessThan(20);
   });
 
   test('a NAK for a wrong-subnet INIT-REBOOT goes to the relay with the broadcast bit', async () => {
-    store.upsert({ mac, ip: '127.0.0.150', state: 'bound', expiresAt: Date.now() + 60_000 });
+    store.upsertMany([{ mac, ip: '127.0.0.150', state: 'bound', expiresAt: Date.now() + 60_000 }]);
     await relay.send(clientPacket(mac, { messageType: MessageType.request, requestedAddress: '10.1.1.1' }, { giaddr: RELAY }), '127.0.0.1');
     const nak = await relay.next();
     expect(nak.packet.options.messageType).toBe(MessageType.nak);

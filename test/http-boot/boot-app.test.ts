@@ -44,6 +44,7 @@ describe('boot-side HTTP app', () => {
     const booter = new LifecycleBooter({ publicUrl, enlistImage: 'micro', images, machines: store.machines });
     app = buildBootApp({
       booter, files: { fileById: (id) => files.get(id) }, events: store.events, publicUrl, log: silentLog,
+      loaders: { 'ipxe.efi': join(dir.path, 'kernel') },
       macOfAddress: (ip) => (ip === '127.0.0.1' ? '52:54:00:00:00:99' : undefined),
     });
     app.register(enlistRoutes, { machines: store.machines, events: store.events });
@@ -112,6 +113,18 @@ describe('boot-side HTTP app', () => {
     expect((await app.inject({ url: `/files/${'0'.repeat(64)}` })).statusCode).toBe(404);
     expect((await app.inject({ url: '/files/../../etc/passwd' })).statusCode).toBe(404);
     expect((await app.inject({ url: '/files/abc' })).statusCode).toBe(400);
+  });
+
+  test('loaders by name for UEFI HTTP Boot: HEAD then GET; nothing else', async () => {
+    const head = await app.inject({ method: 'HEAD', url: '/loaders/ipxe.efi' });
+    expect(head.statusCode).toBe(200);
+    expect(head.headers['content-length']).toBe(String(content.length + 'kernel'.length));
+    const get = await app.inject({ url: '/loaders/ipxe.efi' });
+    expect(get.rawPayload.equals(readFileSync(join(dir.path, 'kernel')))).toBe(true);
+    expect(store.events.since(0).map((e) => [e.type, e.detail])).toEqual([['file', 'loader ipxe.efi']]);
+    for (const bad of ['/loaders/undionly.kpxe', '/loaders/..%2fkernel', '/loaders/constructor', '/loaders/__proto__']) {
+      expect((await app.inject({ url: bad })).statusCode, bad).toBe(404);
+    }
   });
 
   describe('POST /enlist/v1/machines', () => {

@@ -68,8 +68,8 @@ describe('SQLite store', () => {
   });
 
   test('leases survive a reopen; an address moves to a new MAC only with the old lease dropped', () => {
-    store.leases.upsert({ mac: 'aa:aa:aa:aa:aa:aa', ip: '10.0.0.100', state: 'bound', expiresAt: 1 });
-    store.leases.upsert({ mac: 'bb:bb:bb:bb:bb:bb', ip: '10.0.0.100', state: 'offered', expiresAt: 2 });
+    store.leases.upsertMany([{ mac: 'aa:aa:aa:aa:aa:aa', ip: '10.0.0.100', state: 'bound', expiresAt: 1 }]);
+    store.leases.upsertMany([{ mac: 'bb:bb:bb:bb:bb:bb', ip: '10.0.0.100', state: 'offered', expiresAt: 2 }]);
     store.close();
     store = openStore(dir.path);
     expect(store.leases.all()).toEqual([{ mac: 'bb:bb:bb:bb:bb:bb', ip: '10.0.0.100', state: 'offered', expiresAt: 2 }]);
@@ -81,6 +81,9 @@ describe('SQLite store', () => {
     store.db.pragma('user_version = 999');
     store.close();
     expect(() => { store = openStore(dir.path); }).toThrow(/newer than this netboot/);
-    store = openStore(tempDir().path);
+    // afterEach closes `store` and removes `dir`: give it a fresh pair, and drop the refused one now.
+    dir.cleanup();
+    dir = tempDir();
+    store = openStore(dir.path);
   });
 });

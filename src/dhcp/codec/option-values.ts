@@ -38,6 +38,11 @@ export interface RelayAgentInformation {
   readonly circuitId?: Uint8Array;
   readonly remoteId?: Uint8Array;
   readonly other?: ReadonlyMap<number, Uint8Array>;
+  /**
+   * The option's octets as received. When present the encoder writes exactly these: RFC 3046 §2.2
+   * has the server echo the option unchanged, sub-option order included.
+   */
+  readonly raw?: Uint8Array;
 }
 
 /** The decoded value type of each kind. */
@@ -273,9 +278,11 @@ export const kindCodecs: { readonly [K in OptionKind]: KindCodec<K> } = {
         ...(circuitId ? { circuitId } : {}),
         ...(remoteId ? { remoteId } : {}),
         ...(subOptions.size > 0 ? { other: subOptions } : {}),
+        raw: copy(data),
       };
     },
     encode: (value, field) => {
+      if (value.raw) return copy(value.raw);
       const subOptions = new Map<number, Uint8Array>(value.other ?? []);
       if (value.circuitId) subOptions.set(1, value.circuitId);
       if (value.remoteId) subOptions.set(2, value.remoteId);
