@@ -1,6 +1,7 @@
 // Pure renderers for the CLI: machines in, text out.
 import Table from 'cli-table3';
 import type { Machine, MachineEvent } from '../machines/model.js';
+import type { RelayRecord } from '../store/index.js';
 
 const mib = (bytes: number) => `${Math.round(bytes / 2 ** 20)} MiB`;
 const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
@@ -29,7 +30,7 @@ export function formatMachineList(machines: readonly Machine[]): string {
   return t.toString();
 }
 
-export function formatMachine(machine: Machine, events: readonly MachineEvent[]): string {
+export function formatMachine(machine: Machine, events: readonly MachineEvent[], relays: readonly RelayRecord[] = []): string {
   const out: string[] = [];
   const inv = machine.inventory;
   out.push(`Machine ${machine.id} (${machine.hostname})`);
@@ -54,6 +55,13 @@ export function formatMachine(machine: Machine, events: readonly MachineEvent[])
       for (const d of inv.disks) disks.push([d.name, gib(d.sizeBytes), d.model || '-', d.serial || '-', d.rotational ? 'hdd' : 'ssd']);
       out.push(disks.toString());
     }
+  }
+  if (relays.length > 0) {
+    // Where the switch says the machine is plugged in (DHCP relay, option 82) and what rules made of it.
+    out.push('', 'Relay');
+    const rows = table(['MAC', 'RELAY', 'CIRCUIT ID', 'REMOTE ID', 'ZONE', 'POOL']);
+    for (const r of relays) rows.push([r.mac, r.giaddr ?? '-', r.circuitId ?? '-', r.remoteId ?? '-', r.zone ?? '-', r.pool ?? '-']);
+    out.push(rows.toString());
   }
   out.push('', 'Events');
   out.push(events.length === 0 ? '  (none)' : formatTimeline(events));

@@ -26,7 +26,9 @@ export function registerMachineCommands(program: Command): void {
         const machine = store.machines.get(key) ?? (mac ? store.machines.byMac(mac) : undefined);
         if (!machine) throw new NotFoundError(`no machine '${key}': see \`netboot machines list\``);
         const events = store.events.forMachine(machine.id);
-        console.log(options.json ? JSON.stringify({ ...machine, events }, null, 2) : formatMachine(machine, events));
+        const macs = machine.inventory?.nics.map((n) => n.mac) ?? [machine.bootMac];
+        const relays = macs.map((m) => store.relays.byMac(m)).filter((r) => r !== undefined);
+        console.log(options.json ? JSON.stringify({ ...machine, relays, events }, null, 2) : formatMachine(machine, events, relays));
       });
     });
 }

@@ -19,3 +19,8 @@ test('machines list and show render stable text (golden)', () => {
   expectGolden('testdata/cli/machines-show.txt', `${formatMachine(machine, events)}\n`);
   expect(formatMachineList([])).toMatch(/PXE-boot one/);
 });
+
+test('a relayed machine shows where its relay placed it', () => {
+  const relays = [{ mac: machine.bootMac, giaddr: '10.50.0.1', circuitId: 'rack7/port3', zone: 'rack7', seenAt: at(0) }];
+  expectGolden('testdata/cli/machines-show-relayed.txt', `${formatMachine(machine, events.slice(0, 2), relays)}\n`);
+});

@@ -80,6 +80,10 @@ const discover = (options = {}, fields: Partial<DhcpPacket> = {}, who = mac) =>
 const request = (options = {}, fields: Partial<DhcpPacket> = {}, who = mac) =>
   clientPacket(who, { messageType: MessageType.request, ...options }, fields);
 
+const relayed = {
+  subnet: '10.50.0.0/24', pool: { start: '10.50.0.10', end: '10.50.0.20' }, router: '10.50.0.1', dns: [], ntp: [], leaseTime: 600,
+};
+
 const cases: Case[] = [
   {
     name: 'DISCOVER from iPXE BIOS: script URL in file and 67, 175.176 = 1, no option 60 echo',
@@ -293,6 +297,57 @@ const cases: Case[] = [
     want: { kind: 'ignore', code: 'not-dhcp' },
   },
   {
+    name: 'relayed DISCOVER: address from the relay\'s subnet, its options, reply to giaddr:67',
+    request: discover(firmwareOptions.ipxeBios, { giaddr: '10.50.0.1', hops: 1 }),
+    config: { relaySubnets: [relayed] },
+    want: { type: 'DHCPOFFER', yiaddr: '10.50.0.10', leaseTime: 600, dest: '10.50.0.1:67', file: scriptUrl(mac) },
+  },
+  {
+    name: 'relayed DISCOVER from a subnet we do not serve: no reply',
+    request: discover({}, { giaddr: '10.99.0.1' }),
+    config: { relaySubnets: [relayed] },
+    want: { kind: 'ignore', code: 'foreign-relay' },
+  },
+  {
+    name: 'a placement rule on option 82 circuit id picks the subnet',
+    request: discover({ relayAgentInformation: { circuitId: Buffer.from('rack7/port3') } }, { giaddr: '10.213.7.254' }),
+    config: { relaySubnets: [relayed], placement: [{ match: { circuitId: 'rack7/port3' }, subnet: '10.50.0.0/24', zone: 'rack7' }] },
+    want: { type: 'DHCPOFFER', yiaddr: '10.50.0.10', dest: '10.213.7.254:67' },
+  },
+  {
+    name: 'a placement rule that does not match leaves the giaddr subnet',
+    request: discover({ relayAgentInformation: { circuitId: Buffer.from('rack8/port1') } }, { giaddr: '10.213.7.254' }),
+    config: { relaySubnets: [relayed], placement: [{ match: { circuitId: 'rack7/port3' }, subnet: '10.50.0.0/24' }] },
+    want: { type: 'DHCPOFFER', yiaddr: '10.213.7.100' },
+  },
+  {
+    name: 'a unicast renewal from a relayed client (no giaddr) is served from its ciaddr\'s subnet',
+    request: request({}, { ciaddr: '10.50.0.12' }),
+    config: { relaySubnets: [relayed] },
+    leases: [{ mac, ip: '10.50.0.12', state: 'bound', expiresAt: T0 + 1000 }],
+    want: { type: 'DHCPACK', yiaddr: '10.50.0.12', leaseTime: 600, dest: '10.50.0.12:68', lease: 'bound 10.50.0.12' },
+  },
+  {
+    name: 'a reserved client is offered its reservation',
+    request: discover(firmwareOptions.ipxeBios),
+    config: { reservations: [{ mac, ip: '10.213.7.42' }] },
+    want: { type: 'DHCPOFFER', yiaddr: '10.213.7.42' },
+  },
+  {
+    name: 'REQUEST for another client\'s reservation: NAK',
+    request: request({ requestedAddress: '10.213.7.42' }),
+    config: { reservations: [{ mac: other, ip: '10.213.7.42' }] },
+    leases: [bound('10.213.7.150')],
+    want: { type: 'DHCPNAK' },
+  },
+  {
+    name: 'not authoritative: a wrong-subnet INIT-REBOOT gets silence, not a NAK',
+    request: request({ requestedAddress: '192.168.1.5' }),
+    config: { authoritative: false },
+    leases: [bound('10.213.7.150')],
+    want: { kind: 'ignore', code: 'not-authoritative' },
+  },
+  {
     name: 'a server message type from a client is ignored',
     request: clientPacket(mac, { messageType: MessageType.offer }),
     want: { kind: 'ignore', code: 'unsupported-message' },
@@ -332,6 +387,12 @@ describe('respond', () => {
       dnsServers: ['10.213.7.1'], domainName: 'lab.test', renewalTime: 1800, rebindingTime: 3150,
     });
   });
+});
+
+test('NTP servers and interface MTU go out when configured (options 42, 26)', () => {
+  const { outcome } = run({ request: discover(), config: { ntp: ['10.213.7.5'], mtu: 9000 } });
+  if (outcome.kind !== 'reply') throw new Error(outcome.kind);
+  expect(outcome.packet.options).toMatchObject({ ntpServers: ['10.213.7.5'], interfaceMtu: 9000 });
 });
 
 describe('lease life-cycle through respond', () => {

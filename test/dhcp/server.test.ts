@@ -213,6 +213,21 @@ describe('DHCP server on loopback', () => {
     expect(events.events.at(-1)).toMatchObject({ mac, type: 'dhcp-nak' });
   });
 
+  test('relay information (giaddr, option 82) is recorded with the placement a rule gives', async () => {
+    await server.close();
+    const recorded: unknown[] = [];
+    server = await startDhcpServer({
+      config: { ...config, placement: [{ match: { circuitId: 'rack7/port3' }, zone: 'rack7', pool: 'gpu' }] },
+      leases: store, booter: new FakeBooter(), events, log: silentLogger(), bootScriptUrl: scriptUrl,
+      relays: { record: (...args) => recorded.push(args) },
+    });
+    const relayAgentInformation = { remoteId: Buffer.from([0, 1, 2]), circuitId: Buffer.from('rack7/port3') };
+    await relay.send(clientPacket(mac, { messageType: MessageType.discover, relayAgentInformation }, { giaddr: RELAY }), '127.0.0.1');
+    const offer = await relay.next();
+    expect(offer.packet.options.relayAgentInformation).toMatchObject({ circuitId: Buffer.from('rack7/port3') });
+    expect(recorded).toEqual([[mac, { giaddr: RELAY, circuitId: 'rack7/port3', remoteId: '00:01:02' }, { zone: 'rack7', pool: 'gpu' }]]);
+  });
+
   test('close releases both sockets', async () => {
     await server.close();
     server = await startDhcpServer({

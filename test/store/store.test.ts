@@ -77,6 +77,26 @@ describe('SQLite store', () => {
     expect(store.leases.byMac('aa:aa:aa:aa:aa:aa')).toBeUndefined();
   });
 
+  test('relay information is kept per MAC, survives a reopen, and is rewritten only on change', () => {
+    store.relays.record('aa:aa:aa:aa:aa:aa', { giaddr: '10.50.0.1', circuitId: 'rack7/port3' }, { zone: 'rack7' });
+    clock += 1000;
+    store.relays.record('aa:aa:aa:aa:aa:aa', { giaddr: '10.50.0.1', circuitId: 'rack7/port3' }, { zone: 'rack7' });
+    expect(store.relays.byMac('aa:aa:aa:aa:aa:aa')).toEqual({
+      mac: 'aa:aa:aa:aa:aa:aa', giaddr: '10.50.0.1', circuitId: 'rack7/port3', zone: 'rack7', seenAt: clock - 1000,
+    });
+    store.close();
+    store = openStore(dir.path, () => clock);
+    store.relays.record('aa:aa:aa:aa:aa:aa', { giaddr: '10.50.0.1', circuitId: 'rack9/port1' }, {});
+    expect(store.relays.byMac('aa:aa:aa:aa:aa:aa')).toEqual({ mac: 'aa:aa:aa:aa:aa:aa', giaddr: '10.50.0.1', circuitId: 'rack9/port1', seenAt: clock });
+  });
+
+  test('events are written in batches, and every read sees the ones still queued', () => {
+    const { machine } = enlist();
+    store.events.record({ mac: machine.bootMac, type: 'dhcp-offer', detail: '10.0.0.5' });
+    store.events.record({ mac: machine.bootMac, type: 'dhcp-ack', detail: '10.0.0.5' });
+    expect(store.events.forMachine(machine.id).map((e) => e.type)).toEqual(['dhcp-offer', 'dhcp-ack']);
+  });
+
   test('a database from a newer netboot is refused', () => {
     store.db.pragma('user_version = 999');
     store.close();
