@@ -8,8 +8,14 @@ import { ImageStore } from './images/index.js';
 import { LifecycleBooter } from './machines/booter.js';
 import { buildBootApp } from './http-boot/index.js';
 import { enlistRoutes } from './enlist/index.js';
-import { startDhcpServer, type DhcpServer } from './dhcp/index.js';
+import { startDhcpServer, startProxyDhcpServer, type DhcpServer, type ProxyDhcpServer } from './dhcp/index.js';
 import { startTftpServer, tftpNamespace } from './tftp/index.js';
+import { buildApiApp, operatorToken } from './api/index.js';
+import { loadBuiltinScripts, machineCallbackRoutes } from './enlist/index.js';
+import { MachineService } from './machines/service.js';
+import { Tagging } from './machines/tagging.js';
+import { builtinScriptsDir } from './paths.js';
+import { createPowerDriver, parsePowerSettings } from './power/index.js';
 import { httpLoaderFiles, loaderChoice, missingLoaders, tftpLoaderFiles } from './boot-loaders.js';
 
 export interface Appliance {
@@ -17,6 +23,8 @@ export interface Appliance {
   readonly publicUrl: string;
   /** Where the boot HTTP listener is bound (port 0 in tests resolves here). */
   readonly httpAddress: { host: string; port: number } | null;
+  /** Where the operator API is bound (null when api.enabled is false). */
+  readonly apiAddress: { host: string; port: number } | null;
   close(): Promise<void>;
 }
 
@@ -46,10 +54,25 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     const booter = new LifecycleBooter({
       publicUrl, enlistImage: config.images.enlist, images, machines: store.machines, extraCmdline: config.boot.kernelArgs,
     });
+    const service = new MachineService({
+      store, log: log.child({ subsystem: 'machines' }), builtinScripts: loadBuiltinScripts(builtinScriptsDir),
+      powerDriver: (settings) => createPowerDriver(parsePowerSettings(settings), { log }),
+      timeouts: {
+        commissioning: config.lifecycle.commissioningTimeout, testing: config.lifecycle.testingTimeout,
+        deploying: config.lifecycle.deployingTimeout, releasing: config.lifecycle.releasingTimeout,
+        erasing: config.lifecycle.erasingTimeout, rescue: config.lifecycle.rescueTimeout,
+      },
+    });
+    service.start();
+    closers.push(() => service.close());
+    const tagging = new Tagging(store);
     const missing = images.find(config.images.enlist) ? '' : ` (image '${config.images.enlist}' is not built yet: run \`netboot images build ${config.images.enlist}\`)`;
     log.info({ imagesDir, images: images.list().map((i) => i.name) }, `image store opened${missing}`);
 
-    const macOfAddress = (address: string) => leaseMac(store, address);
+    // TFTP and HTTP carry no MAC: a lease says whose address it is, or in proxy mode (no leases) the
+    // PXE requests the proxy heard (src/dhcp/proxy.ts heardAddress). The proxy starts last.
+    let proxy: ProxyDhcpServer | undefined;
+    const macOfAddress = (address: string) => leaseMac(store, address) ?? proxy?.macOf(plainIpv4(address));
     const missingFiles = missingLoaders(config.boot);
     if (missingFiles.length > 0) log.warn({ missing: missingFiles }, 'some boot loaders are not installed; firmware that needs them cannot boot');
 
@@ -58,11 +81,21 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
       const app = buildBootApp({
         booter, files: images, events: store.events, publicUrl, log, macOfAddress, loaders: httpLoaderFiles(config.boot),
       });
-      app.register(enlistRoutes, { machines: store.machines, events: store.events });
+      app.register(enlistRoutes, { machines: store.machines, events: store.events, tagging });
+      app.register(machineCallbackRoutes, { store, service, tagging });
       await app.listen({ host: config.http.host, port: config.http.port });
       closers.push(() => app.close());
       const bound = app.server.address();
       if (bound && typeof bound === 'object') httpAddress = { host: bound.address, port: bound.port };
+    }
+
+    let apiAddress: Appliance['apiAddress'] = null;
+    if (config.api.enabled) {
+      const api = await buildApiApp({ store, service, tagging, token: operatorToken(config), log });
+      await api.listen({ host: config.api.host, port: config.api.port });
+      closers.push(() => api.close());
+      const bound = api.server.address();
+      if (bound && typeof bound === 'object') apiAddress = { host: bound.address, port: bound.port };
     }
 
     if (config.tftp.enabled) {
@@ -83,7 +116,16 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
       closers.push(() => tftp.close());
     }
 
-    if (config.dhcp?.enabled) {
+    if (config.dhcp?.enabled && config.dhcp.mode === 'proxy') {
+      // Beside the site's DHCP server: boot information to PXE clients only, no address, no lease.
+      const started = await startProxyDhcpServer({
+        config: config.dhcp, booter, events: store.events, log,
+        bootScriptUrl: (mac: string) => `${publicUrl}/boot/${mac}.ipxe`,
+        loaders: loaderChoice(config.boot, publicUrl),
+      });
+      proxy = started;
+      closers.push(() => started.close());
+    } else if (config.dhcp?.enabled) {
       const dhcp: DhcpServer = await startDhcpServer({
         config: config.dhcp, leases: store.leases, booter, events: store.events, log,
         bootScriptUrl: (mac: string) => `${publicUrl}/boot/${mac}.ipxe`,
@@ -92,16 +134,21 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
       });
       closers.push(() => dhcp.close());
     }
-    log.info({ publicUrl, http: httpAddress, dataDir: config.dataDir, dhcp: Boolean(config.dhcp?.enabled) }, 'netboot is serving');
-    return { store, publicUrl, httpAddress, close };
+    const dhcpOn = Boolean(config.dhcp?.enabled);
+    log.info({ publicUrl, http: httpAddress, dataDir: config.dataDir, dhcp: dhcpOn, ...(dhcpOn ? { dhcpMode: config.dhcp!.mode } : {}) }, 'netboot is serving');
+    return { store, publicUrl, httpAddress, apiAddress, close };
   } catch (error) {
     await close();
     throw error;
   }
 }
 
-/** ::ffff:10.0.0.5 -> 10.0.0.5, then the MAC holding that lease. */
+/** The MAC holding a lease on this address. */
 function leaseMac(store: Store, address: string): string | undefined {
-  const ip = address.startsWith('::ffff:') ? address.slice(7) : address;
-  return store.leases.byIp(ip)?.mac;
+  return store.leases.byIp(plainIpv4(address))?.mac;
+}
+
+/** ::ffff:10.0.0.5 (an IPv4 peer of a dual-stack socket) -> 10.0.0.5. */
+function plainIpv4(address: string): string {
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
 }

@@ -47,7 +47,32 @@ export class LabError extends NetbootError {
   readonly code = 'NB_ERR_LAB_FAILED';
 }
 
+/** An action the machine's state (or lock) does not allow; the message names the state. */
+export class ConflictError extends NetbootError {
+  readonly code = 'NB_ERR_STATE_CONFLICT';
+  override readonly statusCode = 409;
+}
+
+/** No or unknown credentials. */
+export class UnauthorizedError extends NetbootError {
+  readonly code = 'NB_ERR_AUTH_MISSING';
+  override readonly statusCode = 401;
+}
+
+/** Valid credentials for something else (another machine's token). */
+export class ForbiddenError extends NetbootError {
+  readonly code = 'NB_ERR_AUTH_FORBIDDEN';
+  override readonly statusCode = 403;
+}
+
+/** A power driver could not reach or command the machine's power control (QMP socket, BMC). */
+export class PowerError extends NetbootError {
+  readonly code = 'NB_ERR_POWER_FAILED';
+  override readonly statusCode = 502; // the power controller failed, not this appliance
+}
+
 /** Every error class, for the uniqueness test and for `netboot` to print codes consistently. */
 export const errorCatalogue = [
   ConfigError, StoreError, NotFoundError, ValidationError, ImageError, ImageMissingError, LabError,
+  ConflictError, UnauthorizedError, ForbiddenError, PowerError,
 ] as const;

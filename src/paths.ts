@@ -5,3 +5,4 @@ import { join } from 'node:path';
 export const packageRoot = fileURLToPath(new URL('../', import.meta.url));
 export const recipesDir = join(packageRoot, 'images');
 export const cliEntry = join(packageRoot, 'dist', 'cli', 'main.js');
+export const builtinScriptsDir = join(packageRoot, 'commissioning', 'builtin');

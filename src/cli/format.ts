@@ -34,7 +34,11 @@ export function formatMachine(machine: Machine, events: readonly MachineEvent[],
   const out: string[] = [];
   const inv = machine.inventory;
   out.push(`Machine ${machine.id} (${machine.hostname})`);
-  out.push(`  state      ${machine.state}`);
+  out.push(`  state      ${machine.state}${machine.statusMessage ? ` (${machine.statusMessage})` : ''}${machine.locked ? ', locked' : ''}`);
+  out.push(`  zone/pool  ${machine.zone} / ${machine.pool}`);
+  if (machine.tags.length > 0) out.push(`  tags       ${machine.tags.join(', ')}`);
+  out.push(`  power      ${machine.power.type}`);
+  if (machine.notes) out.push(`  notes      ${machine.notes.split('\n').join('\n             ')}`);
   out.push(`  boot MAC   ${machine.bootMac}`);
   out.push(`  arch       ${machine.arch}`);
   out.push(`  uuid       ${machine.uuid ?? '-'}`);
@@ -77,4 +81,52 @@ export function formatEvent(event: MachineEvent, start: number): string {
   const offset = `+${((event.at - start) / 1000).toFixed(1)}s`.padStart(8);
   const time = new Date(event.at).toISOString().slice(11, 23);
   return `  ${time} ${offset}  ${event.type.padEnd(12)} ${event.detail}`.trimEnd();
+}
+
+/** A script run as the API returns it (outputs as text). */
+export interface ScriptRunView {
+  readonly id: number;
+  readonly phase: string;
+  readonly status: string;
+  readonly startedAt: number;
+  readonly scripts: readonly string[];
+  readonly results: ReadonlyArray<{ name: string; exitCode: number; timedOut: boolean; durationMs: number; stdout: string; stderr: string }>;
+}
+
+/** Runs, newest first: each script's outcome, and the output of the ones that failed. */
+export function formatRuns(runs: readonly ScriptRunView[]): string {
+  if (runs.length === 0) return 'No commissioning or testing runs yet.';
+  const out: string[] = [];
+  for (const run of runs) {
+    out.push(`Run ${run.id}: ${run.phase}, ${run.status}, started ${new Date(run.startedAt).toISOString()}`);
+    const t = table(['SCRIPT', 'RESULT', 'TIME']);
+    for (const name of run.scripts) {
+      const r = run.results.find((x) => x.name === name);
+      t.push([name, !r ? 'no result' : r.timedOut ? 'timed out' : r.exitCode === 0 ? 'passed' : `failed (exit ${r.exitCode})`, r ? `${(r.durationMs / 1000).toFixed(1)} s` : '-']);
+    }
+    out.push(t.toString());
+    for (const r of run.results.filter((x) => x.exitCode !== 0 || x.timedOut)) {
+      out.push('', `  ${r.name} stderr:`, ...indent(r.stderr), `  ${r.name} stdout:`, ...indent(r.stdout));
+    }
+    out.push('');
+  }
+  return out.join('\n').trimEnd();
+}
+
+function indent(text: string): string[] {
+  const lines = text.trimEnd().split('\n').slice(-40);
+  return text.trim() === '' ? ['    (empty)'] : lines.map((l) => `    ${l}`);
+}
+
+/** A plain table of objects by the given keys (arrays joined with commas). */
+export function formatRows(rows: ReadonlyArray<Record<string, unknown>>, columns: readonly string[]): string {
+  if (rows.length === 0) return '  (none)';
+  const t = table(columns.map((c) => c.toUpperCase()));
+  for (const row of rows) {
+    t.push(columns.map((c) => {
+      const value = row[c];
+      return Array.isArray(value) ? value.join(', ') || '-' : value === undefined || value === '' ? '-' : String(value);
+    }));
+  }
+  return t.toString();
 }

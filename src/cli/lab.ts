@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { execFileSync } from 'node:child_process';
-import { Lab } from '../lab/lab.js';
+import { Lab, labAddresses } from '../lab/lab.js';
+import { SiteDhcp } from '../lab/site-dhcp.js';
 import { qemuBinary, type VmFirmware } from '../lab/qemu.js';
 import { buildImage } from '../images/index.js';
 import { recipesDir } from '../paths.js';
@@ -8,7 +9,7 @@ import { LabError } from '../errors.js';
 import { formatEvent, formatMachine } from './format.js';
 import { imagesDirOf, resolveConfig, type GlobalOptions } from './context.js';
 
-interface LabCommandOptions { timeout: string; memory: string; cpus: string; keep?: boolean; accel: string; firmware: string }
+interface LabCommandOptions { timeout: string; memory: string; cpus: string; keep?: boolean; accel: string; firmware: string; dhcp: string }
 
 const firmwares: readonly VmFirmware[] = ['bios', 'uefi-pxe', 'uefi-http', 'secure-boot'];
 
@@ -22,6 +23,7 @@ export function registerLabCommand(program: Command): void {
     .option('--cpus <n>', 'VM CPUs', '2')
     .option('--accel <tcg|kvm>', 'QEMU accelerator (the nested KVM of many CI hosts cannot run firmware)', 'tcg')
     .option('--firmware <kind>', `VM firmware: ${firmwares.join(' | ')} (secure-boot boots shim -> grub -> signed kernel)`, 'bios')
+    .option('--dhcp <mode>', 'full: the appliance hands out addresses | proxy: a site DHCP server (dnsmasq) does, the appliance only boot files', 'full')
     .option('--keep', 'keep the lab folder (logs, serial console, database) afterwards')
     .action(async (options: LabCommandOptions) => runLab(program.opts<GlobalOptions>(), options));
 }
@@ -35,22 +37,37 @@ async function runLab(global: GlobalOptions, options: LabCommandOptions): Promis
   }
   const firmware = firmwares.find((f) => f === options.firmware);
   if (!firmware) throw new LabError(`unknown --firmware '${options.firmware}': use one of ${firmwares.join(', ')}`);
+  if (options.dhcp !== 'full' && options.dhcp !== 'proxy') throw new LabError(`unknown --dhcp '${options.dhcp}': use full or proxy`);
+  const dhcpMode = options.dhcp;
   const imagesDir = imagesDirOf(resolveConfig(global));
   step('building the micro boot image (skipped when it is up to date)');
   const built = await buildImage({ name: 'micro', imagesDir, recipesDir, force: false, onProgress: (line) => console.log(`    ${line}`) });
   console.log(`    image micro ${built.image.version}${built.skipped ? ' (cached)' : ` built in ${built.seconds.toFixed(0)} s`}`);
 
-  step('creating a private boot network and starting the appliance in it');
-  const lab = await Lab.start({ imagesDir, keepDir: options.keep, uefiLoader: firmware === 'secure-boot' ? 'shim' : 'snponly' });
+  step(`creating a private boot network and starting the appliance in it (DHCP ${dhcpMode} mode)`);
+  const lab = await Lab.start({ imagesDir, keepDir: options.keep, uefiLoader: firmware === 'secure-boot' ? 'shim' : 'snponly', dhcpMode });
+  let site: SiteDhcp | undefined;
+  const teardown = async () => {
+    await site?.stop();
+    await lab.close();
+  };
   const stopOnSignal = () => {
     console.log('\ninterrupted: tearing the lab down');
-    lab.close().finally(() => process.exit(130));
+    teardown().finally(() => process.exit(130));
   };
   process.once('SIGINT', stopOnSignal);
   process.once('SIGTERM', stopOnSignal);
   let follow: NodeJS.Timeout | undefined;
   try {
     console.log(`    namespace ${lab.network.name}, appliance PID ${lab.appliance.pid} at ${lab.publicUrl}, folder ${lab.dir}`);
+    if (dhcpMode === 'proxy') {
+      step('starting the site DHCP server (dnsmasq: addresses only, no boot options) on its own host namespace');
+      site = await SiteDhcp.start({
+        network: lab.network, address: '10.213.0.2', prefixLength: labAddresses.prefix,
+        range: { start: labAddresses.poolStart, end: labAddresses.poolEnd }, dir: lab.dir,
+      });
+      console.log(`    namespace ${site.namespace}, dnsmasq PID ${site.process.pid} at 10.213.0.2, range ${labAddresses.poolStart}-${labAddresses.poolEnd}`);
+    }
     step(`network-booting a QEMU VM (${firmware}, MAC ${demoVm.mac}, ${options.cpus} CPUs, ${options.memory} MiB, 2 GiB disk, ${options.accel})`);
     const started = Date.now();
     const vm = await lab.bootVm({
@@ -71,14 +88,18 @@ async function runLab(global: GlobalOptions, options: LabCommandOptions): Promis
     await Promise.race([vm.exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
     clearInterval(follow);
     step(`enlisted ${enlistedAfter.toFixed(1)} s after QEMU started; the VM ${vm.running ? 'is still running' : 'powered itself off'}`);
+    if (site) {
+      const address = site.leases().find((lease) => lease.mac === demoVm.mac)?.ip ?? 'none';
+      console.log(`    its address came from the site DHCP server: ${address}; netboot's lease table holds ${lab.store().leases.all().length} leases`);
+    }
     console.log('\n$ netboot machines list');
     console.log(execCli(lab.dataDir, ['machines', 'list']));
     console.log(`\n$ netboot machines show ${machine.id}`);
     console.log(formatMachine(lab.store().machines.get(machine.id)!, lab.store().events.forMachine(machine.id)));
   } finally {
     clearInterval(follow);
-    step('tearing down: stopping the VM and the appliance, removing the namespace');
-    await lab.close();
+    step(`tearing down: stopping the VM${site ? ', dnsmasq' : ''} and the appliance, removing the namespace${site ? 's' : ''}`);
+    await teardown();
     process.removeListener('SIGINT', stopOnSignal);
     process.removeListener('SIGTERM', stopOnSignal);
   }

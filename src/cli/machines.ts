@@ -1,21 +1,29 @@
 import type { Command } from 'commander';
 import { openStore } from '../store/index.js';
 import { normaliseMac } from '../machines/boot.js';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, ValidationError } from '../errors.js';
+import { matchesFilter, type MachineFilterQuery } from '../api/index.js';
+import type { Machine } from '../machines/model.js';
+import { registerMachineActions } from './machine-actions.js';
 import { formatMachine, formatMachineList } from './format.js';
 import { resolveConfig, type GlobalOptions } from './context.js';
 
 export function registerMachineCommands(program: Command): void {
   const machines = program.command('machines').description('machines known to this appliance');
 
-  machines.command('list').description('list machines')
+  machines.command('list').description('list machines (filters combine)')
+    .option('--state <state>').option('--tag <tag>', 'repeatable: all must match', (v: string, p: string[]) => [...p, v], [])
+    .option('--zone <zone>').option('--pool <pool>').option('--arch <arch>')
+    .option('--min-cpu <n>').option('--min-memory <MiB>').option('--min-disk <GiB>')
     .option('--json', 'print JSON')
-    .action((options: { json?: boolean }) => {
+    .action((options: ListOptions) => {
       withStore(program.opts<GlobalOptions>(), (store) => {
-        const list = store.machines.list();
-        console.log(options.json ? JSON.stringify(list, null, 2) : formatMachineList(list));
+        const list = store.machines.list().filter((m) => matchesFilter(m, listFilter(options))).map(({ token: _t, ...m }) => m);
+        console.log(options.json ? JSON.stringify(list, null, 2) : formatMachineList(list as Machine[]));
       });
     });
+
+  registerMachineActions(machines, program);
 
   machines.command('show').description('show a machine with its inventory and boot timeline')
     .argument('<id|hostname|mac>')
@@ -28,9 +36,32 @@ export function registerMachineCommands(program: Command): void {
         const events = store.events.forMachine(machine.id);
         const macs = machine.inventory?.nics.map((n) => n.mac) ?? [machine.bootMac];
         const relays = macs.map((m) => store.relays.byMac(m)).filter((r) => r !== undefined);
-        console.log(options.json ? JSON.stringify({ ...machine, relays, events }, null, 2) : formatMachine(machine, events, relays));
+        const { token: _token, ...shown } = machine;
+        console.log(options.json ? JSON.stringify({ ...shown, relays, events }, null, 2) : formatMachine(machine, events, relays));
       });
     });
+}
+
+interface ListOptions {
+  state?: string; tag: string[]; zone?: string; pool?: string; arch?: string;
+  minCpu?: string; minMemory?: string; minDisk?: string; json?: boolean;
+}
+
+function listFilter(o: ListOptions): MachineFilterQuery {
+  const number = (flag: string, text: string | undefined) => {
+    if (text === undefined) return undefined;
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1) throw new ValidationError(`${flag} '${text}' is not a positive whole number`);
+    return value;
+  };
+  const minCpu = number('--min-cpu', o.minCpu);
+  const minMemoryMiB = number('--min-memory', o.minMemory);
+  const minDiskGiB = number('--min-disk', o.minDisk);
+  return {
+    ...(o.state ? { state: o.state } : {}), ...(o.tag.length ? { tag: o.tag } : {}), ...(o.zone ? { zone: o.zone } : {}),
+    ...(o.pool ? { pool: o.pool } : {}), ...(o.arch ? { arch: o.arch } : {}), ...(minCpu ? { minCpu } : {}),
+    ...(minMemoryMiB ? { minMemoryMiB } : {}), ...(minDiskGiB ? { minDiskGiB } : {}),
+  };
 }
 
 function withStore(options: GlobalOptions, body: (store: ReturnType<typeof openStore>) => void): void {

@@ -5,6 +5,7 @@ import { registerImageCommands } from './images.js';
 import { registerLabCommand } from './lab.js';
 import { registerMachineCommands } from './machines.js';
 import { registerServeCommand } from './serve.js';
+import { registerCatalogueCommands } from './catalogue.js';
 
 const program = new Command('netboot')
   .description('network-boot appliance: DHCP, HTTP boot, enlistment and a machine life-cycle')
@@ -14,6 +15,7 @@ const program = new Command('netboot')
 
 registerServeCommand(program);
 registerMachineCommands(program);
+registerCatalogueCommands(program);
 registerImageCommands(program);
 registerLabCommand(program);
 

@@ -133,6 +133,25 @@ export const BootSection = Type.Object({
   loaders: LoadersSection,
 }, { additionalProperties: false });
 
+export const ApiSection = Type.Object({
+  enabled: Type.Boolean({ default: true }),
+  /** Loopback by default: the operator API must not be reachable from the boot network. */
+  host: Type.String({ default: '127.0.0.1' }),
+  port: Type.Integer({ minimum: 0, maximum: 65535, default: 5240 }),
+  /** Bearer token of operators; when absent one is generated into <dataDir>/api-token (mode 0600). */
+  token: Type.Optional(Type.String({ minLength: 16 })),
+}, { additionalProperties: false });
+
+/** Seconds a machine may take in a phase before it is failed for not calling back. */
+export const LifecycleSection = Type.Object({
+  commissioningTimeout: Type.Integer({ minimum: 10, default: 1800 }),
+  testingTimeout: Type.Integer({ minimum: 10, default: 1800 }),
+  deployingTimeout: Type.Integer({ minimum: 10, default: 1800 }),
+  releasingTimeout: Type.Integer({ minimum: 10, default: 1800 }),
+  erasingTimeout: Type.Integer({ minimum: 10, default: 7200 }),
+  rescueTimeout: Type.Integer({ minimum: 10, default: 1800 }),
+}, { additionalProperties: false });
+
 export const ImagesSection = Type.Object({
   /** Where built images live (outside git): one folder per image with manifest.json. */
   dir: Type.Optional(Type.String()),
@@ -153,6 +172,8 @@ export const ConfigSchema = Type.Object({
   http: HttpSection,
   tftp: TftpSection,
   boot: BootSection,
+  api: ApiSection,
+  lifecycle: LifecycleSection,
   images: ImagesSection,
   log: LogSection,
 }, { additionalProperties: false });
@@ -165,3 +186,5 @@ export type PlacementRuleConfig = Static<typeof PlacementRule>;
 export type HttpConfig = Static<typeof HttpSection>;
 export type TftpConfig = Static<typeof TftpSection>;
 export type BootConfig = Static<typeof BootSection>;
+export type ApiConfig = Static<typeof ApiSection>;
+export type LifecycleConfig = Static<typeof LifecycleSection>;

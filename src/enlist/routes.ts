@@ -7,6 +7,8 @@ import { InventorySchema, type Inventory } from '../machines/inventory.js';
 import type { Machine } from '../machines/model.js';
 
 export interface EnlistDeps {
+  /** Automatic tags follow the new inventory. */
+  readonly tagging?: { refresh(machine: Machine): { added: string[]; removed: string[] } };
   readonly machines: { enlist(inventory: Inventory, onAdopt: (id: string, macs: string[]) => void): { machine: Machine; created: boolean } };
   readonly events: EventSink & { adoptByMacs(machineId: string, macs: readonly string[]): void };
 }
@@ -15,6 +17,7 @@ export const enlistRoutes: FastifyPluginAsync<EnlistDeps> = async (app, deps) =>
   app.post('/enlist/v1/machines', { schema: { body: InventorySchema } }, async (request, reply) => {
     const inventory = request.body as Inventory;
     const { machine, created } = deps.machines.enlist(inventory, (id, macs) => deps.events.adoptByMacs(id, macs));
+    deps.tagging?.refresh(machine);
     deps.events.record({
       mac: machine.bootMac,
       type: created ? 'enlisted' : 're-enlisted',

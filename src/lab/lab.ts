@@ -21,10 +21,14 @@ export interface LabOptions {
   readonly logLevel?: string;
   /** config `boot.uefiLoader` for the appliance: shim for the Secure Boot chain. */
   readonly uefiLoader?: 'snponly' | 'ipxe' | 'shim';
+  /** config `dhcp.mode`; proxy needs a site DHCP server on the bridge (site-dhcp.ts). */
+  readonly dhcpMode?: 'full' | 'proxy';
   readonly onApplianceLine?: (line: string) => void;
 }
 
 const server = { address: '10.213.0.1', prefix: 24, subnet: '10.213.0.0/24', poolStart: '10.213.0.100', poolEnd: '10.213.0.199' };
+/** The boot network's addressing; a site DHCP server for proxy mode takes .2 and hands out the pool. */
+export const labAddresses: Readonly<typeof server> = server;
 let labCounter = 0;
 
 export class Lab {
@@ -125,9 +129,11 @@ function labConfig(dataDir: string, options: LabOptions): object {
     // no_timer_check: under TCG the kernel's IO-APIC timer check can miss its ticks on q35 (OVMF
     // VMs) and panic "IO-APIC + timer doesn't work"; the check is for broken real boards.
     boot: { uefiLoader: options.uefiLoader ?? 'snponly', kernelArgs: 'no_timer_check' },
-    dhcp: {
-      enabled: true, interface: 'br0', serverAddress: server.address, subnet: server.subnet,
-      pool: { start: server.poolStart, end: server.poolEnd }, leaseTime: 3600,
-    },
+    dhcp: options.dhcpMode === 'proxy'
+      ? { enabled: true, mode: 'proxy', interface: 'br0', serverAddress: server.address }
+      : {
+        enabled: true, interface: 'br0', serverAddress: server.address, subnet: server.subnet,
+        pool: { start: server.poolStart, end: server.poolEnd }, leaseTime: 3600,
+      },
   };
 }

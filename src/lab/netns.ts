@@ -95,7 +95,8 @@ function processAlive(pid: number): boolean {
   }
 }
 
-function ip(...args: string[]): void {
+/** Runs `ip` (iproute2); a failure is a LabError with its stderr. */
+export function ip(...args: string[]): void {
   try {
     execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   } catch (cause) {

@@ -12,7 +12,8 @@ import { LabError } from '../errors.js';
  */
 export type VmFirmware = 'bios' | 'uefi-pxe' | 'uefi-http' | 'secure-boot';
 
-export interface VmSpec {
+/** `qmpSocket`, `noShutdown` (ChassisOptions): a VM the qemu power driver (src/power) switches over QMP. */
+export interface VmSpec extends ChassisOptions {
   readonly mac: string;
   readonly uuid: string;
   readonly memoryMiB: number;
@@ -24,6 +25,18 @@ export interface VmSpec {
   readonly firmware?: VmFirmware;
   /** Writable copy of the OVMF variable store (UEFI firmware only); see prepareFirmware. */
   readonly ovmfVars?: string;
+}
+
+/** QEMU as a chassis with a power button: what the qemu power driver (src/power/qemu.ts) needs. */
+export interface ChassisOptions {
+  /** `-qmp unix:<path>,server=on,wait=off`: the driver's socket (one QMP client at a time). */
+  readonly qmpSocket?: string;
+  /**
+   * `-no-shutdown`: a guest power-off leaves QEMU alive in run state 'shutdown', to be powered on
+   * again over QMP. It replaces -no-reboot, under which QEMU turns QMP system_reset into a shutdown
+   * and the VM could never be powered on again; a guest reboot then reboots, as real hardware does.
+   */
+  readonly noShutdown?: boolean;
 }
 
 export const qemuBinary = 'qemu-system-x86_64';
@@ -44,7 +57,7 @@ export function qemuArgs(vm: VmSpec): string[] {
     '-smp', String(vm.cpus),
     '-uuid', vm.uuid, // without it the SMBIOS/option 97 UUID is all zeros (FACTS.md)
     '-display', 'none', '-monitor', 'none', '-serial', 'stdio',
-    '-no-reboot', // the agent powers off; a reboot loop would hide a failure
+    ...chassisArgs(vm),
     '-netdev', `tap,id=boot,ifname=${vm.tap},script=no,downscript=no`,
   ];
   if (firmware === 'bios') {
@@ -74,6 +87,15 @@ export function qemuArgs(vm: VmSpec): string[] {
       '-device', `virtio-blk-pci,drive=disk0,serial=${vm.disk.serial}`);
   }
   return args;
+}
+
+export function chassisArgs(options: ChassisOptions): string[] {
+  return [
+    // Without -no-shutdown the agent's power-off ends QEMU; -no-reboot: a reboot loop would hide a failure.
+    ...(options.noShutdown ? ['-no-shutdown'] : ['-no-reboot']),
+    // QEMU option values escape a comma by doubling it.
+    ...(options.qmpSocket ? ['-qmp', `unix:${options.qmpSocket.replaceAll(',', ',,')},server=on,wait=off`] : []),
+  ];
 }
 
 /** Copies the OVMF variable store a UEFI VM writes to; returns its path (undefined for BIOS). */

@@ -49,6 +49,8 @@ export interface Booter {
 export const eventTypes = [
   'dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'dhcp-nak', 'dhcp-release', 'dhcp-decline',
   'tftp-sent', 'tftp-failed', 'grub-config', 'ipxe-script', 'kernel', 'initrd', 'rootfs', 'file', 'enlisted', 're-enlisted',
+  // the life-cycle (src/machines/service.ts) and the commissioning callbacks (src/enlist)
+  'machine-added', 'state', 'note', 'power', 'power-failed', 'scripts', 'script-result', 'inventory', 'tag',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

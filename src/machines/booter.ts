@@ -1,7 +1,8 @@
-// The Booter: one place decides what a machine boots (ARCHITECTURE.md). In this slice every machine
-// that is unknown or still New boots the enlistment image; later states get their purposes with the
-// life-cycle table.
-import type { Booter, BootClient, BootSpec } from './boot.js';
+// The Booter: one place decides what a machine boots (ARCHITECTURE.md). Unknown machines and New ones
+// boot the enlistment image; the others boot what their life-cycle state set (machine.bootPurpose,
+// written by src/machines/service.ts from the table's boot-purpose effects).
+import type { Booter, BootClient, BootSpec, LinuxBootSpec } from './boot.js';
+import { bootPurposeOf } from './lifecycle.js';
 import type { Machine } from './model.js';
 
 export interface BootImageFiles {
@@ -27,15 +28,38 @@ export class LifecycleBooter implements Booter {
 
   async bootSpec(client: BootClient): Promise<BootSpec | null> {
     const machine = this.deps.machines.byMac(client.mac);
-    if (machine && machine.state !== 'New') {
-      // Commissioning and deployment arrive with the life-cycle table; until then a known machine
-      // past New boots from its disk rather than being enlisted again.
-      return { purpose: 'local' };
+    if (!machine) return this.enlistSpec(client);
+    const purpose = machine.bootPurpose ?? (machine.state === 'New' ? 'enlist'
+      : bootPurposeOf({ state: machine.state, ...(machine.beforeRescue ? { beforeRescue: machine.beforeRescue } : {}) }));
+    switch (purpose) {
+      case 'enlist': return this.enlistSpec(client);
+      case 'commission': return this.phaseSpec(client, machine, 'commissioning');
+      case 'test': return this.phaseSpec(client, machine, 'testing');
+      case 'local': case 'off': case 'none': return { purpose };
+      // Deployment, erasing and rescue images come with the deployment issue: until then these boots
+      // power off, and the state's timer reports the failure with its reason.
+      default: return { purpose: 'off' };
     }
-    return this.enlistSpec(client);
   }
 
-  private enlistSpec(client: BootClient): BootSpec {
+  /** The micro image running the scripts of a phase (images/micro netboot-runner). */
+  private phaseSpec(client: BootClient, machine: Machine, phase: 'commissioning' | 'testing'): BootSpec {
+    if (!machine.token) return { purpose: 'off' }; // cannot call back without a token: never happens after rotate-token
+    const spec = this.linuxSpec(client, 'enlist');
+    return {
+      ...spec,
+      purpose: phase === 'commissioning' ? 'commission' : 'test',
+      cmdline: [spec.cmdline, `netboot.url=${this.deps.publicUrl}`, `netboot.token=${machine.token}`, `netboot.phase=${phase}`].join(' '),
+    };
+  }
+
+  private enlistSpec(client: BootClient): LinuxBootSpec {
+    const spec = this.linuxSpec(client, 'enlist');
+    return { ...spec, cmdline: `${spec.cmdline} netboot.enlist=${this.deps.publicUrl}/enlist/v1/machines` };
+  }
+
+  /** The micro image's kernel, initrd and rootfs with the arguments every boot of it needs. */
+  private linuxSpec(client: BootClient, purpose: 'enlist'): LinuxBootSpec {
     const image = this.deps.images.get(this.deps.enlistImage);
     const { publicUrl } = this.deps;
     const rootfs = image.files.rootfs?.id;
@@ -48,11 +72,10 @@ export class LifecycleBooter implements Booter {
       // pxelinux's BOOTIF format tells the initrd which NIC booted (hardware type 01 = Ethernet).
       `BOOTIF=01-${client.mac.replaceAll(':', '-')}`,
       rootfs ? `netboot.rootfs=${publicUrl}/files/${rootfs}?mac=${client.mac}` : '',
-      `netboot.enlist=${publicUrl}/enlist/v1/machines`,
       this.deps.extraCmdline ?? '',
     ];
     return {
-      purpose: 'enlist',
+      purpose,
       kernel: image.files.kernel.id,
       initrd: [image.files.initrd.id],
       cmdline: args.filter(Boolean).join(' '),

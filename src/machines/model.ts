@@ -1,12 +1,10 @@
 import type { Inventory } from './inventory.js';
-import type { EventType } from './boot.js';
+import type { BootPurpose, EventType } from './boot.js';
 
-/** Life-cycle states (MAAS). Only New is reached in this slice; the transition table comes with commissioning. */
-export const machineStates = [
-  'New', 'Commissioning', 'Testing', 'Ready', 'Allocated', 'Deploying', 'Deployed', 'Releasing',
-  'Rescue', 'Broken', 'Failed commissioning', 'Failed testing', 'Failed deployment', 'Failed releasing',
-] as const;
-export type MachineState = (typeof machineStates)[number];
+import type { MachineState } from './lifecycle.js';
+
+/** Life-cycle states (MAAS): defined with the transition table in lifecycle.ts. */
+export { machineStates, type MachineState } from './lifecycle.js';
 
 export interface Machine {
   readonly id: string;
@@ -18,6 +16,33 @@ export interface Machine {
   readonly inventory: Inventory | null;
   readonly createdAt: number;
   readonly updatedAt: number;
+  /** A locked machine refuses every state or power change until unlocked. */
+  readonly locked: boolean;
+  readonly notes: string;
+  readonly zone: string;
+  readonly pool: string;
+  /** Power driver settings, validated by src/power (`{ type: 'manual' }` until the operator sets one). */
+  readonly power: PowerSettingsValue;
+  /** What the Booter serves at the next network boot; null: the default for the state. */
+  readonly bootPurpose: BootPurpose | null;
+  /** Secret of the current run, on the kernel command line; callbacks authenticate with it. */
+  readonly token: string | null;
+  /** The commissioning or testing run whose results are being collected. */
+  readonly runId: number | null;
+  readonly skipTests: boolean;
+  /** Commissioned at least once (mark-fixed goes back to Ready only then). */
+  readonly commissioned: boolean;
+  readonly beforeRescue: MachineState | null;
+  /** Why the machine is in its state (the failure reason, the broken note). */
+  readonly statusMessage: string;
+  /** The pending life-cycle timer and when it fires (Unix ms): survives restarts. */
+  readonly timer: { readonly name: string; readonly deadline: number } | null;
+  readonly tags: readonly string[];
+}
+
+export interface PowerSettingsValue {
+  readonly type: string;
+  readonly [setting: string]: unknown;
 }
 
 export interface MachineEvent {

@@ -3,9 +3,15 @@ import { SqliteEventStore } from './events-repo.js';
 import { SqliteLeaseStore } from './leases-repo.js';
 import { SqliteMachineStore } from './machines-repo.js';
 import { SqliteRelayStore } from './relay-repo.js';
+import { SqliteScriptStore } from './scripts-repo.js';
+import { SqliteGroupStore } from './groups-repo.js';
 
 export { SqliteEventStore, SqliteLeaseStore, SqliteMachineStore, SqliteRelayStore, openDatabase, type Db };
 export type { RelayRecord } from './relay-repo.js';
+export type { MachinePatch } from './machines-repo.js';
+export type { RunStatus, ScriptKind, ScriptResult, ScriptRun, StoredScript } from './scripts-repo.js';
+export type { Group, Tag } from './groups-repo.js';
+export { SqliteScriptStore, SqliteGroupStore };
 export type { EnlistResult } from './machines-repo.js';
 
 export interface Store {
@@ -14,6 +20,8 @@ export interface Store {
   readonly leases: SqliteLeaseStore;
   readonly events: SqliteEventStore;
   readonly relays: SqliteRelayStore;
+  readonly scripts: SqliteScriptStore;
+  readonly groups: SqliteGroupStore;
   close(): void;
 }
 
@@ -26,6 +34,8 @@ export function openStore(dataDir: string, now: () => number = Date.now): Store 
     leases: new SqliteLeaseStore(db),
     events,
     relays: new SqliteRelayStore(db, now),
+    scripts: new SqliteScriptStore(db, now),
+    groups: new SqliteGroupStore(db),
     close: () => {
       events.flush(); // queued events are written before the database closes
       db.close();

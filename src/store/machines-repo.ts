@@ -1,18 +1,80 @@
 import { randomBytes } from 'node:crypto';
+import type { BootPurpose } from '../machines/boot.js';
 import type { Inventory } from '../machines/inventory.js';
-import type { Machine, MachineState } from '../machines/model.js';
+import type { Machine, MachineState, PowerSettingsValue } from '../machines/model.js';
 import type { Db } from './db.js';
 
 interface MachineRow {
   id: string; hostname: string; state: string; boot_mac: string; arch: string; uuid: string | null;
   inventory: string | null; created_at: number; updated_at: number;
+  locked: number; notes: string; zone: string; pool: string; power: string; boot_purpose: string | null;
+  token: string | null; run_id: number | null; skip_tests: number; commissioned: number;
+  before_rescue: string | null; status_message: string; timer: string | null; timer_deadline: number | null;
+  tags: string | null;
 }
 
 const toMachine = (r: MachineRow): Machine => ({
   id: r.id, hostname: r.hostname, state: r.state as MachineState, bootMac: r.boot_mac, arch: r.arch,
   uuid: r.uuid, inventory: r.inventory === null ? null : (JSON.parse(r.inventory) as Inventory),
   createdAt: r.created_at, updatedAt: r.updated_at,
+  locked: r.locked === 1, notes: r.notes, zone: r.zone, pool: r.pool,
+  power: JSON.parse(r.power) as PowerSettingsValue, bootPurpose: r.boot_purpose as BootPurpose | null,
+  token: r.token, runId: r.run_id, skipTests: r.skip_tests === 1, commissioned: r.commissioned === 1,
+  beforeRescue: r.before_rescue as MachineState | null, statusMessage: r.status_message,
+  timer: r.timer === null || r.timer_deadline === null ? null : { name: r.timer, deadline: r.timer_deadline },
+  tags: r.tags ? r.tags.split('\n').sort() : [],
 });
+
+/** Every machine query selects this: the row plus its tags (newline separated). */
+const machineColumns = `m.*, (SELECT group_concat(tag, char(10)) FROM machine_tags t WHERE t.machine_id = m.id) AS tags`;
+
+/** The operator- and service-writable fields, by their Machine name. */
+export interface MachinePatch {
+  readonly state?: MachineState;
+  readonly hostname?: string;
+  readonly locked?: boolean;
+  readonly notes?: string;
+  readonly zone?: string;
+  readonly pool?: string;
+  readonly power?: PowerSettingsValue;
+  readonly bootPurpose?: BootPurpose | null;
+  readonly token?: string | null;
+  readonly runId?: number | null;
+  readonly skipTests?: boolean;
+  readonly commissioned?: boolean;
+  readonly beforeRescue?: MachineState | null;
+  readonly statusMessage?: string;
+  readonly timer?: { readonly name: string; readonly deadline: number } | null;
+  readonly inventory?: Inventory;
+}
+
+function patchColumns(patch: MachinePatch): Record<string, unknown> {
+  const columns: Record<string, unknown> = {};
+  const bool = (value: boolean) => (value ? 1 : 0);
+  if (patch.state !== undefined) columns.state = patch.state;
+  if (patch.hostname !== undefined) columns.hostname = patch.hostname;
+  if (patch.locked !== undefined) columns.locked = bool(patch.locked);
+  if (patch.notes !== undefined) columns.notes = patch.notes;
+  if (patch.zone !== undefined) columns.zone = patch.zone;
+  if (patch.pool !== undefined) columns.pool = patch.pool;
+  if (patch.power !== undefined) columns.power = JSON.stringify(patch.power);
+  if (patch.bootPurpose !== undefined) columns.boot_purpose = patch.bootPurpose;
+  if (patch.token !== undefined) columns.token = patch.token;
+  if (patch.runId !== undefined) columns.run_id = patch.runId;
+  if (patch.skipTests !== undefined) columns.skip_tests = bool(patch.skipTests);
+  if (patch.commissioned !== undefined) columns.commissioned = bool(patch.commissioned);
+  if (patch.beforeRescue !== undefined) columns.before_rescue = patch.beforeRescue;
+  if (patch.statusMessage !== undefined) columns.status_message = patch.statusMessage;
+  if (patch.timer !== undefined) {
+    columns.timer = patch.timer?.name ?? null;
+    columns.timer_deadline = patch.timer?.deadline ?? null;
+  }
+  if (patch.inventory !== undefined) {
+    columns.inventory = JSON.stringify(patch.inventory);
+    columns.arch = patch.inventory.arch;
+  }
+  return columns;
+}
 
 const idAlphabet = 'abcdefghjkmnpqrstuvwxyz23456789';
 
@@ -29,16 +91,62 @@ export class SqliteMachineStore {
   private readonly byMacStmt;
   private readonly byUuidStmt;
   private readonly listStmt;
+  private readonly byTokenStmt;
 
   constructor(db: Db, private readonly now: () => number = Date.now) {
     this.db = db;
-    this.byIdStmt = db.prepare<{ key: string }, MachineRow>('SELECT * FROM machines WHERE id = @key OR hostname = @key');
+    this.byIdStmt = db.prepare<{ key: string }, MachineRow>(`SELECT ${machineColumns} FROM machines m WHERE id = @key OR hostname = @key`);
     this.byMacStmt = db.prepare<{ mac: string }, MachineRow>(
-      `SELECT m.* FROM machines m LEFT JOIN interfaces i ON i.machine_id = m.id
+      `SELECT ${machineColumns} FROM machines m LEFT JOIN interfaces i ON i.machine_id = m.id
        WHERE m.boot_mac = @mac OR i.mac = @mac LIMIT 1`,
     );
-    this.byUuidStmt = db.prepare<[string], MachineRow>('SELECT * FROM machines WHERE uuid = ?');
-    this.listStmt = db.prepare<[], MachineRow>('SELECT * FROM machines ORDER BY created_at, id');
+    this.byUuidStmt = db.prepare<[string], MachineRow>(`SELECT ${machineColumns} FROM machines m WHERE uuid = ?`);
+    this.listStmt = db.prepare<[], MachineRow>(`SELECT ${machineColumns} FROM machines m ORDER BY created_at, id`);
+    this.byTokenStmt = db.prepare<[string], MachineRow>(`SELECT ${machineColumns} FROM machines m WHERE token = ?`);
+  }
+
+  byToken(token: string): Machine | undefined {
+    const row = this.byTokenStmt.get(token);
+    return row && toMachine(row);
+  }
+
+  /** Changes the given fields; returns the machine as stored, or undefined when there is none. */
+  update(id: string, patch: MachinePatch): Machine | undefined {
+    const columns = patchColumns(patch);
+    const names = Object.keys(columns);
+    if (names.length > 0) {
+      const assignments = [...names.map((n) => `${n} = @${n}`), 'updated_at = @updated_at'].join(', ');
+      this.db.prepare(`UPDATE machines SET ${assignments} WHERE id = @id`).run({ ...columns, updated_at: this.now(), id });
+    }
+    return this.get(id);
+  }
+
+  /**
+   * A machine added by hand (MAC and power settings; the inventory comes from commissioning).
+   * Throws when the MAC already belongs to a machine; the caller checks first for a clear error.
+   */
+  create(fields: { readonly bootMac: string; readonly hostname?: string; readonly arch?: string; readonly power: PowerSettingsValue }): Machine {
+    return this.db.transaction(() => {
+      const id = newMachineId();
+      const at = this.now();
+      this.db.prepare(
+        `INSERT INTO machines (id, hostname, state, boot_mac, arch, uuid, inventory, created_at, updated_at, power)
+         VALUES (?, ?, 'New', ?, ?, NULL, NULL, ?, ?, ?)`,
+      ).run(id, fields.hostname ?? `nb-${id}`, fields.bootMac, fields.arch ?? 'unknown', at, at, JSON.stringify(fields.power));
+      return this.get(id)!;
+    }).immediate();
+  }
+
+  delete(id: string): boolean {
+    return this.db.prepare('DELETE FROM machines WHERE id = ?').run(id).changes > 0;
+  }
+
+  /** Replaces the machine's NICs from a new inventory (commissioning). */
+  setInventory(id: string, inventory: Inventory): Machine | undefined {
+    return this.db.transaction(() => {
+      this.replaceInterfaces(id, inventory);
+      return this.update(id, { inventory });
+    })();
   }
 
   get(idOrHostname: string): Machine | undefined {

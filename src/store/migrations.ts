@@ -49,4 +49,68 @@ export const migrations: readonly string[] = [
      pool TEXT,
      seen_at INTEGER NOT NULL
    );`,
+  // 3: the life-cycle (issue 5): operator fields and run state on machines; zones, pools, tags,
+  // commissioning/testing scripts, their runs and results. Zones and pools are checked by the service
+  // (SQLite cannot add a column with both a REFERENCES clause and a default).
+  `ALTER TABLE machines ADD COLUMN locked INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE machines ADD COLUMN notes TEXT NOT NULL DEFAULT '';
+   ALTER TABLE machines ADD COLUMN zone TEXT NOT NULL DEFAULT 'default';
+   ALTER TABLE machines ADD COLUMN pool TEXT NOT NULL DEFAULT 'default';
+   ALTER TABLE machines ADD COLUMN power TEXT NOT NULL DEFAULT '{"type":"manual"}';
+   ALTER TABLE machines ADD COLUMN boot_purpose TEXT;
+   ALTER TABLE machines ADD COLUMN token TEXT;
+   ALTER TABLE machines ADD COLUMN run_id INTEGER;
+   ALTER TABLE machines ADD COLUMN skip_tests INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE machines ADD COLUMN commissioned INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE machines ADD COLUMN before_rescue TEXT;
+   ALTER TABLE machines ADD COLUMN status_message TEXT NOT NULL DEFAULT '';
+   ALTER TABLE machines ADD COLUMN timer TEXT;
+   ALTER TABLE machines ADD COLUMN timer_deadline INTEGER;
+   CREATE UNIQUE INDEX machines_token ON machines(token);
+   CREATE TABLE zones (name TEXT PRIMARY KEY, description TEXT NOT NULL DEFAULT '');
+   CREATE TABLE pools (name TEXT PRIMARY KEY, description TEXT NOT NULL DEFAULT '');
+   INSERT INTO zones (name, description) VALUES ('default', 'the zone of machines not placed elsewhere');
+   INSERT INTO pools (name, description) VALUES ('default', 'the pool of machines not placed elsewhere');
+   CREATE TABLE tags (
+     name TEXT PRIMARY KEY,
+     definition TEXT NOT NULL DEFAULT '',
+     comment TEXT NOT NULL DEFAULT ''
+   );
+   CREATE TABLE machine_tags (
+     machine_id TEXT NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+     tag TEXT NOT NULL REFERENCES tags(name) ON DELETE CASCADE,
+     PRIMARY KEY (machine_id, tag)
+   );
+   CREATE TABLE scripts (
+     name TEXT PRIMARY KEY,
+     kind TEXT NOT NULL,
+     description TEXT NOT NULL DEFAULT '',
+     timeout_s INTEGER NOT NULL,
+     parameters TEXT NOT NULL DEFAULT '{}',
+     tags TEXT NOT NULL DEFAULT '[]',
+     content BLOB NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE TABLE script_runs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     machine_id TEXT NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+     phase TEXT NOT NULL,
+     scripts TEXT NOT NULL,
+     status TEXT NOT NULL,
+     started_at INTEGER NOT NULL,
+     finished_at INTEGER
+   );
+   CREATE INDEX script_runs_machine ON script_runs(machine_id, id);
+   CREATE TABLE script_results (
+     run_id INTEGER NOT NULL REFERENCES script_runs(id) ON DELETE CASCADE,
+     name TEXT NOT NULL,
+     exit_code INTEGER NOT NULL,
+     timed_out INTEGER NOT NULL,
+     duration_ms INTEGER NOT NULL,
+     stdout BLOB NOT NULL,
+     stderr BLOB NOT NULL,
+     files TEXT NOT NULL,
+     at INTEGER NOT NULL,
+     PRIMARY KEY (run_id, name)
+   );`,
 ];

@@ -1,13 +1,10 @@
 import { expect, test } from 'vitest';
 import { formatMachine, formatMachineList } from '../../src/cli/format.js';
 import type { Machine, MachineEvent } from '../../src/machines/model.js';
-import { sampleInventory } from '../support/fixtures.js';
+import { sampleMachine } from '../support/fixtures.js';
 import { expectGolden } from '../support/golden.js';
 
-const machine: Machine = {
-  id: 'abc234', hostname: 'nb-abc234', state: 'New', bootMac: '52:54:00:12:34:56', arch: 'x86_64',
-  uuid: '6e657462-6f6f-4c61-8062-000000000001', inventory: sampleInventory(), createdAt: Date.UTC(2026, 10, 22, 5, 0, 0), updatedAt: 0,
-};
+const machine: Machine = sampleMachine();
 const at = (s: number) => Date.UTC(2026, 10, 22, 5, 0, 0) + s * 1000;
 const events: MachineEvent[] = [
   ['dhcp-offer', 0, '10.213.0.100'], ['dhcp-ack', 0.4, '10.213.0.100'], ['ipxe-script', 14.2, 'enlist'],

@@ -31,6 +31,7 @@ test('serve listens, answers, and exits 0 on SIGTERM keeping its data', async ()
     dataDir: join(dir, 'data'), log: { level: 'info' }, images: { dir: join(dir, 'images') },
     http: { host: '127.0.0.1', port: 0, publicUrl: 'http://127.0.0.1' },
     tftp: { enabled: false }, // the default binds 0.0.0.0:69; tests stay on loopback
+    api: { port: 0 }, // any free port: 5240 may be taken on the test host
   };
   writeFileSync(configFile, yaml.dump(config));
   const server = await Launched.start({

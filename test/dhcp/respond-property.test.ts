@@ -2,6 +2,7 @@
 // MACs, on a small pool, with time jumping forward, through respond() and the LeasePool as the server
 // drives them. Whatever the sequence, no address is ever granted to two clients at once, every
 // granted address is in the pool or reserved, and a client that was ACKed holds a durable lease.
+import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { MessageType, type DhcpPacket } from '../../src/dhcp/codec/index.js';
@@ -70,7 +71,7 @@ describe('lease policy under random client behaviour', () => {
         if (type !== MessageType.offer && type !== MessageType.ack) continue;
         const ip = outcome.packet.yiaddr;
         if (type === MessageType.ack && ip === '0.0.0.0') continue; // ACK to INFORM
-        const mac = macs.find((m) => clientPacket(m, {}).chaddr.equals(outcome.packet.chaddr))!;
+        const mac = macs.find((m) => Buffer.from(clientPacket(m, {}).chaddr).equals(outcome.packet.chaddr))!;
         expect(poolAddresses.has(ip), `${ip} granted outside the pool`).toBe(true);
         const holder = granted.get(ip);
         if (holder && holder.mac !== mac) expect(holder.until, `${ip} granted to ${mac} while ${holder.mac} holds it`).toBeLessThanOrEqual(now);

@@ -85,11 +85,20 @@ describe('boot-side HTTP app', () => {
     expect(res.body).toContain(`chain --replace --autofree ${publicUrl}/boot/${mac}.ipxe`);
   });
 
-  test('a machine past New boots from its disk', async () => {
+  test('a Ready machine powers off; a Deployed one boots from its disk (MAAS)', async () => {
     const { machine } = store.machines.enlist(sampleInventory(), () => undefined);
-    store.db.prepare("UPDATE machines SET state = 'Ready' WHERE id = ?").run(machine.id);
-    const res = await app.inject({ url: `/boot/${mac}.ipxe` });
-    expect(res.body).toBe(`#!ipxe\n# netboot: local for ${mac}\nexit\n`);
+    store.machines.update(machine.id, { state: 'Ready' });
+    expect((await app.inject({ url: `/boot/${mac}.ipxe` })).body).toMatch(/^#!ipxe\n# netboot: off for /);
+    store.machines.update(machine.id, { state: 'Deployed' });
+    expect((await app.inject({ url: `/boot/${mac}.ipxe` })).body).toBe(`#!ipxe\n# netboot: local for ${mac}\nexit\n`);
+  });
+
+  test('a commissioning machine boots the micro image with its run token and phase', async () => {
+    const { machine } = store.machines.enlist(sampleInventory(), () => undefined);
+    store.machines.update(machine.id, { state: 'Commissioning', bootPurpose: 'commission', token: 'tok-123' });
+    const script = (await app.inject({ url: `/boot/${mac}.ipxe` })).body;
+    expect(script).toContain('netboot.url=http://10.213.0.1 netboot.token=tok-123 netboot.phase=commissioning');
+    expect(script).not.toContain('netboot.enlist=');
   });
 
   test('files by id: GET, HEAD, Range, duplicate slashes; events name the role and the MAC', async () => {

@@ -1,3 +1,4 @@
+import type { Machine } from '../../src/machines/model.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,17 @@ export function sampleInventory(overrides: Partial<Inventory> = {}): Inventory {
     nics: [{ name: 'eth0', mac: '52:54:00:12:34:56', driver: 'e1000', link: true, speedMbps: 1000 }],
     disks: [{ name: 'vda', sizeBytes: 2 * 2 ** 30, model: '', serial: 'nb-disk-0', rotational: true }],
     dmi: { vendor: 'QEMU', product: 'Standard PC (i440FX + PIIX, 1996)', serial: '', uuid: '6e657462-6f6f-4c61-8062-000000000001' },
+    ...overrides,
+  };
+}
+
+/** A machine as the store returns it, in state New with sampleInventory(). */
+export function sampleMachine(overrides: Partial<Machine> = {}): Machine {
+  return {
+    id: 'abc234', hostname: 'nb-abc234', state: 'New', bootMac: '52:54:00:12:34:56', arch: 'x86_64',
+    uuid: '6e657462-6f6f-4c61-8062-000000000001', inventory: sampleInventory(), createdAt: Date.UTC(2026, 10, 22, 5, 0, 0), updatedAt: 0,
+    locked: false, notes: '', zone: 'default', pool: 'default', power: { type: 'manual' }, bootPurpose: null, token: null,
+    runId: null, skipTests: false, commissioned: false, beforeRescue: null, statusMessage: '', timer: null, tags: [],
     ...overrides,
   };
 }

@@ -1,0 +1,3 @@
+export { buildApiApp, type ApiDeps } from './app.js';
+export { operatorToken, tokenFile } from './token.js';
+export { machineView, matchesFilter, MachineFilter, type MachineFilterQuery } from './machine-routes.js';

@@ -1,0 +1,157 @@
+// Machines: list with filters, show, add by hand, change operator fields, delete, life-cycle actions,
+// tags, and the results of their script runs.
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { FastifyPluginAsync } from 'fastify';
+import { ValidationError } from '../errors.js';
+import { allowedEvents, operatorEventTypes, type LifecycleEvent, type OperatorEventType } from '../machines/lifecycle.js';
+import type { Machine } from '../machines/model.js';
+import { facts } from '../machines/service.js';
+import { PowerSettingsSchema } from '../power/index.js';
+import type { ScriptRun } from '../store/index.js';
+import type { ApiDeps } from './app.js';
+
+const Id = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+/** What the API shows of a machine: everything but the run's secret token. */
+export function machineView(machine: Machine): Record<string, unknown> {
+  const { token: _token, ...rest } = machine;
+  return { ...rest, actions: allowedEvents(facts(machine)) };
+}
+
+export const MachineFilter = Type.Object({
+  state: Type.Optional(Type.String()),
+  tag: Type.Optional(Type.Array(Type.String())),
+  zone: Type.Optional(Type.String()),
+  pool: Type.Optional(Type.String()),
+  arch: Type.Optional(Type.String()),
+  minCpu: Type.Optional(Type.Integer({ minimum: 1 })),
+  minMemoryMiB: Type.Optional(Type.Integer({ minimum: 1 })),
+  minDiskGiB: Type.Optional(Type.Integer({ minimum: 1 })),
+}, { additionalProperties: false });
+export type MachineFilterQuery = Static<typeof MachineFilter>;
+
+export function matchesFilter(m: Machine, f: MachineFilterQuery): boolean {
+  const inv = m.inventory;
+  const diskGiB = inv ? inv.disks.reduce((sum, d) => sum + d.sizeBytes, 0) / 2 ** 30 : 0;
+  return (f.state === undefined || m.state.toLowerCase() === f.state.toLowerCase())
+    && (f.tag === undefined || f.tag.every((t) => m.tags.includes(t)))
+    && (f.zone === undefined || m.zone === f.zone)
+    && (f.pool === undefined || m.pool === f.pool)
+    && (f.arch === undefined || m.arch === f.arch)
+    && (f.minCpu === undefined || (inv?.cpu.count ?? 0) >= f.minCpu)
+    && (f.minMemoryMiB === undefined || (inv?.memoryBytes ?? 0) / 2 ** 20 >= f.minMemoryMiB)
+    && (f.minDiskGiB === undefined || diskGiB >= f.minDiskGiB);
+}
+
+const AddBody = Type.Object({
+  mac: Type.String({ pattern: '^[0-9a-fA-F]{2}([:-]?[0-9a-fA-F]{2}){5}$' }),
+  power: PowerSettingsSchema,
+  hostname: Type.Optional(Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' })),
+  skipTests: Type.Optional(Type.Boolean()),
+}, { additionalProperties: false });
+
+const PatchBody = Type.Object({
+  notes: Type.Optional(Type.String({ maxLength: 10000 })),
+  zone: Type.Optional(Type.String({ minLength: 1 })),
+  pool: Type.Optional(Type.String({ minLength: 1 })),
+  power: Type.Optional(PowerSettingsSchema),
+  hostname: Type.Optional(Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' })),
+}, { additionalProperties: false, minProperties: 1 });
+
+const actionNames = [...operatorEventTypes, 'lock', 'unlock'] as const;
+const ActionParams = Type.Object({
+  id: Type.String({ minLength: 1 }),
+  action: Type.Union(actionNames.map((a) => Type.Literal(a))),
+});
+const ActionBody = Type.Object({
+  skipTests: Type.Optional(Type.Boolean()),
+  erase: Type.Optional(Type.Boolean()),
+  reason: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+}, { additionalProperties: false });
+
+function lifecycleEvent(action: OperatorEventType, body: Static<typeof ActionBody>): LifecycleEvent {
+  switch (action) {
+    case 'commission': return { type: action, ...(body.skipTests ? { skipTests: true } : {}) };
+    case 'release': return { type: action, ...(body.erase ? { erase: true } : {}) };
+    case 'mark-broken': return { type: action, reason: body.reason ?? 'marked broken by an operator' };
+    default: return { type: action };
+  }
+}
+
+/** A run for the API: outputs as text (scripts print text; files stay base64). */
+function runView(run: ScriptRun): Record<string, unknown> {
+  return {
+    ...run,
+    results: run.results.map((r) => ({
+      ...r, stdout: r.stdout.toString('utf8'), stderr: r.stderr.toString('utf8'),
+      files: Object.fromEntries(Object.entries(r.files).map(([k, v]) => [k, v.toString('base64')])),
+    })),
+  };
+}
+
+export const machineRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
+  const { service, store, tagging } = deps;
+
+  app.get('/machines', { schema: { querystring: MachineFilter } }, async (request) => {
+    const filter = request.query as MachineFilterQuery;
+    return store.machines.list().filter((m) => matchesFilter(m, filter)).map(machineView);
+  });
+
+  app.get('/machines/:id', { schema: { params: Id } }, async (request) => {
+    const machine = service.get((request.params as Static<typeof Id>).id);
+    const macs = machine.inventory?.nics.map((n) => n.mac) ?? [machine.bootMac];
+    return { ...machineView(machine), relays: macs.map((m) => store.relays.byMac(m)).filter(Boolean) };
+  });
+
+  app.post('/machines', { schema: { body: AddBody } }, async (request, reply) => {
+    const body = request.body as Static<typeof AddBody>;
+    const machine = await service.add({
+      mac: body.mac, power: body.power, ...(body.hostname ? { hostname: body.hostname } : {}), ...(body.skipTests ? { skipTests: true } : {}),
+    });
+    return reply.code(201).send(machineView(machine));
+  });
+
+  app.patch('/machines/:id', { schema: { params: Id, body: PatchBody } }, async (request) => {
+    const { id } = request.params as Static<typeof Id>;
+    return machineView(service.update(id, request.body as Static<typeof PatchBody>));
+  });
+
+  app.delete('/machines/:id', { schema: { params: Id } }, async (request, reply) => {
+    service.delete((request.params as Static<typeof Id>).id);
+    return reply.code(204).send();
+  });
+
+  // The body is optional (most actions take none), which a route body schema cannot say: checked here.
+  app.post('/machines/:id/actions/:action', { schema: { params: ActionParams } }, async (request) => {
+    const { id, action } = request.params as Static<typeof ActionParams>;
+    const body = (request.body ?? {}) as Static<typeof ActionBody>;
+    if (!Value.Check(ActionBody, body)) {
+      const first = [...Value.Errors(ActionBody, body)][0];
+      throw new ValidationError(`body${first?.path ?? ''} ${first?.message ?? 'is not valid'}`);
+    }
+    if (action === 'lock' || action === 'unlock') return machineView(service.update(id, { locked: action === 'lock' }));
+    if (body.reason !== undefined && action !== 'mark-broken') throw new ValidationError(`'reason' only goes with mark-broken`);
+    return machineView(await service.act(id, lifecycleEvent(action, body)));
+  });
+
+  app.put('/machines/:id/tags/:tag', { schema: { params: Type.Object({ id: Type.String(), tag: Type.String() }) } }, async (request) => {
+    const { id, tag } = request.params as { id: string; tag: string };
+    tagging.add(service.get(id), tag);
+    return machineView(service.get(id));
+  });
+
+  app.delete('/machines/:id/tags/:tag', { schema: { params: Type.Object({ id: Type.String(), tag: Type.String() }) } }, async (request) => {
+    const { id, tag } = request.params as { id: string; tag: string };
+    tagging.removeFrom(service.get(id), tag);
+    return machineView(service.get(id));
+  });
+
+  app.get('/machines/:id/results', {
+    schema: { params: Id, querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }) },
+  }, async (request) => {
+    const machine = service.get((request.params as Static<typeof Id>).id);
+    const { limit } = request.query as { limit?: number };
+    return store.scripts.runs(machine.id, limit ?? 10).map(runView);
+  });
+};

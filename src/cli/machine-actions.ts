@@ -1,0 +1,120 @@
+// `netboot machines <action>`: the operator API's machine actions from the command line, printing
+// the machine's new state (or --json), and `watch`, the live timeline over the API's event stream.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { ValidationError } from '../errors.js';
+import type { MachineEvent } from '../machines/model.js';
+import { apiClient } from './api-client.js';
+import { resolveConfig, type GlobalOptions } from './context.js';
+import { formatEvent, formatRuns } from './format.js';
+import type { ScriptRunView } from './format.js';
+
+interface MachineView { id: string; hostname: string; state: string; statusMessage: string; locked: boolean; tags: string[] }
+
+function printMachine(machine: MachineView, json: boolean | undefined): void {
+  if (json) {
+    console.log(JSON.stringify(machine, null, 2));
+    return;
+  }
+  const extras = [machine.locked ? 'locked' : '', machine.statusMessage].filter(Boolean).join('; ');
+  console.log(`${machine.id} (${machine.hostname}): ${machine.state}${extras ? ` (${extras})` : ''}`);
+}
+
+/** `qemu:/run/vm1.qmp` or `manual`: the power settings of `machines add` and `machines set`. */
+export function parsePowerOption(text: string): Record<string, unknown> {
+  if (text === 'manual') return { type: 'manual' };
+  const qemu = /^qemu:(\/.+)$/.exec(text);
+  if (qemu) return { type: 'qemu', socket: qemu[1] };
+  throw new ValidationError(`--power '${text}': use manual or qemu:<absolute path of the QMP socket>`);
+}
+
+export function registerMachineActions(machines: Command, program: Command): void {
+  const api = () => apiClient(resolveConfig(program.opts<GlobalOptions>()));
+  const simple: Array<[string, string]> = [
+    ['test', 'run the tests again (Ready, Broken, failed machines)'],
+    ['abort', 'stop what the machine is doing (commissioning, testing, deploying, ...)'],
+    ['mark-fixed', 'back to Ready (or New if never commissioned)'],
+    ['lock', 'refuse every state and power change until unlocked'],
+    ['unlock', 'allow changes again'],
+    ['allocate', 'reserve a Ready machine'],
+    ['deploy', 'deploy a Ready or Allocated machine'],
+    ['rescue', 'boot the machine into the rescue environment'],
+    ['exit-rescue', 'leave rescue mode'],
+  ];
+  for (const [name, description] of simple) {
+    machines.command(name).description(description).argument('<id|hostname|mac>').option('--json', 'print JSON')
+      .action(async (key: string, options: { json?: boolean }) => {
+        printMachine(await api().call('POST', `/machines/${encodeURIComponent(key)}/actions/${name}`), options.json);
+      });
+  }
+  machines.command('commission').description('collect the inventory and run the tests (New, Ready, Broken, failed machines)')
+    .argument('<id|hostname|mac>').option('--skip-tests', 'go to Ready without the testing phase').option('--json', 'print JSON')
+    .action(async (key: string, options: { skipTests?: boolean; json?: boolean }) => {
+      const body = options.skipTests ? { skipTests: true } : undefined;
+      printMachine(await api().call('POST', `/machines/${encodeURIComponent(key)}/actions/commission`, body), options.json);
+    });
+  machines.command('mark-broken').description('take the machine out of service').argument('<id|hostname|mac>')
+    .option('--reason <text>', 'why (shown with the machine)').option('--json', 'print JSON')
+    .action(async (key: string, options: { reason?: string; json?: boolean }) => {
+      const body = options.reason ? { reason: options.reason } : undefined;
+      printMachine(await api().call('POST', `/machines/${encodeURIComponent(key)}/actions/mark-broken`, body), options.json);
+    });
+  machines.command('release').description('release an Allocated or Deployed machine').argument('<id|hostname|mac>')
+    .option('--erase', 'erase its disks first').option('--json', 'print JSON')
+    .action(async (key: string, options: { erase?: boolean; json?: boolean }) => {
+      const body = options.erase ? { erase: true } : undefined;
+      printMachine(await api().call('POST', `/machines/${encodeURIComponent(key)}/actions/release`, body), options.json);
+    });
+
+  machines.command('add').description('add a machine by hand; commissioning starts at once')
+    .argument('<mac>').requiredOption('--power <settings>', 'manual | qemu:<QMP socket path>')
+    .option('--hostname <name>').option('--skip-tests', 'skip the testing phase').option('--json', 'print JSON')
+    .action(async (mac: string, options: { power: string; hostname?: string; skipTests?: boolean; json?: boolean }) => {
+      printMachine(await api().call('POST', '/machines', {
+        mac, power: parsePowerOption(options.power),
+        ...(options.hostname ? { hostname: options.hostname } : {}), ...(options.skipTests ? { skipTests: true } : {}),
+      }), options.json);
+    });
+  machines.command('set').description('change notes, zone, pool, power settings or hostname').argument('<id|hostname|mac>')
+    .option('--notes <text>').option('--notes-file <file>').option('--zone <name>').option('--pool <name>')
+    .option('--power <settings>', 'manual | qemu:<QMP socket path>').option('--hostname <name>').option('--json', 'print JSON')
+    .action(async (key: string, o: { notes?: string; notesFile?: string; zone?: string; pool?: string; power?: string; hostname?: string; json?: boolean }) => {
+      const notes = o.notesFile ? readFileSync(o.notesFile, 'utf8') : o.notes;
+      const body = {
+        ...(notes !== undefined ? { notes } : {}), ...(o.zone ? { zone: o.zone } : {}), ...(o.pool ? { pool: o.pool } : {}),
+        ...(o.power ? { power: parsePowerOption(o.power) } : {}), ...(o.hostname ? { hostname: o.hostname } : {}),
+      };
+      if (Object.keys(body).length === 0) throw new ValidationError('nothing to change: give --notes, --zone, --pool, --power or --hostname');
+      printMachine(await api().call('PATCH', `/machines/${encodeURIComponent(key)}`, body), o.json);
+    });
+  machines.command('delete').description('forget a machine').argument('<id|hostname|mac>')
+    .action(async (key: string) => {
+      await api().call('DELETE', `/machines/${encodeURIComponent(key)}`);
+      console.log(`deleted ${key}`);
+    });
+  machines.command('tag').description('put a manual tag on a machine').argument('<id|hostname|mac>').argument('<tag>')
+    .action(async (key: string, tag: string) => printMachine(await api().call('PUT', `/machines/${encodeURIComponent(key)}/tags/${encodeURIComponent(tag)}`), false));
+  machines.command('untag').description('take a manual tag off a machine').argument('<id|hostname|mac>').argument('<tag>')
+    .action(async (key: string, tag: string) => printMachine(await api().call('DELETE', `/machines/${encodeURIComponent(key)}/tags/${encodeURIComponent(tag)}`), false));
+  machines.command('results').description('the commissioning and testing runs with each script\'s output')
+    .argument('<id|hostname|mac>').option('--limit <n>', 'runs to show', '2').option('--json', 'print JSON')
+    .action(async (key: string, options: { limit: string; json?: boolean }) => {
+      const runs = await api().call<ScriptRunView[]>('GET', `/machines/${encodeURIComponent(key)}/results?limit=${Number(options.limit) || 2}`);
+      console.log(options.json ? JSON.stringify(runs, null, 2) : formatRuns(runs));
+    });
+  machines.command('watch').description('print the machine\'s boot timeline as it happens (Ctrl-C to stop)')
+    .argument('<id|hostname|mac>').option('--until <state>', 'exit once the machine reaches this state')
+    .action(async (key: string, options: { until?: string }) => {
+      const controller = new AbortController();
+      process.once('SIGINT', () => controller.abort());
+      let start: number | undefined;
+      await api().stream(`/machines/${encodeURIComponent(key)}/events/stream`, (data) => {
+        const event = JSON.parse(data) as MachineEvent;
+        start ??= event.at;
+        console.log(formatEvent(event, start));
+        if (options.until && event.type === 'state' && event.detail.split(': ')[0]!.endsWith(`-> ${options.until}`)) controller.abort();
+      }, controller.signal).catch((error: unknown) => {
+        if (!controller.signal.aborted) throw error;
+      });
+    });
+}

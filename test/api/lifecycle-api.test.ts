@@ -1,0 +1,203 @@
+// The operator API and the machine callbacks through inject(), on a real SQLite store: auth (401,
+// 403), validation (400), illegal transitions (409), and a whole commissioning + testing run driven
+// by callbacks as the micro image's runner makes them.
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { join } from 'node:path';
+import { extract } from 'tar-stream';
+import type { FastifyInstance } from 'fastify';
+import { buildApiApp } from '../../src/api/index.js';
+import { machineCallbackRoutes, type RunnableScript } from '../../src/enlist/index.js';
+import { buildBootApp } from '../../src/http-boot/index.js';
+import { LifecycleBooter } from '../../src/machines/booter.js';
+import { MachineService } from '../../src/machines/service.js';
+import { Tagging } from '../../src/machines/tagging.js';
+import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
+import { openStore, type Store } from '../../src/store/index.js';
+import { sampleInventory, silentLog, tempDir } from '../support/fixtures.js';
+
+const token = 'operator-token-for-tests-0123456789';
+const auth = { authorization: `Bearer ${token}` };
+const script = (name: string, kind: 'commissioning' | 'testing', body = 'exit 0'): RunnableScript => ({
+  name, kind, description: '', timeoutSeconds: 60, parameters: {}, tags: [], content: Buffer.from(`#!/bin/sh\n${body}\n`), builtin: true,
+});
+const builtin = [script('00-inventory', 'commissioning'), script('50-memory', 'testing')];
+
+async function untar(bytes: Buffer): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  const ex = extract();
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on('entry', (header, stream, next) => {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        files.set(header.name, Buffer.concat(chunks).toString('utf8'));
+        next();
+      });
+    });
+    ex.on('finish', resolve);
+    ex.on('error', reject);
+  });
+  ex.end(bytes);
+  await done;
+  return files;
+}
+
+describe('operator API and machine callbacks', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let store: Store;
+  let service: MachineService;
+  let api: FastifyInstance;
+  let boot: FastifyInstance;
+
+  beforeEach(async () => {
+    dir = tempDir();
+    store = openStore(join(dir.path, 'data'));
+    service = new MachineService({
+      store, log: silentLog, builtinScripts: builtin,
+      powerDriver: (settings) => createPowerDriver(parsePowerSettings(settings)),
+      timeouts: { commissioning: 600, testing: 600, deploying: 600, releasing: 600, erasing: 600, rescue: 600 },
+    });
+    const tagging = new Tagging(store);
+    api = await buildApiApp({ store, service, tagging, token, log: silentLog });
+    const images = { get: () => ({ files: { kernel: { id: 'k'.repeat(64) }, initrd: { id: 'i'.repeat(64) } } }) };
+    boot = buildBootApp({
+      booter: new LifecycleBooter({ publicUrl: 'http://10.213.0.1', enlistImage: 'micro', images, machines: store.machines }),
+      files: { fileById: () => undefined }, events: store.events, publicUrl: 'http://10.213.0.1', log: silentLog,
+      macOfAddress: () => undefined, loaders: {},
+    });
+    boot.register(machineCallbackRoutes, { store, service, tagging });
+    await Promise.all([api.ready(), boot.ready()]);
+  });
+
+  afterEach(async () => {
+    service.close();
+    await Promise.all([api.close(), boot.close()]);
+    store.close();
+    dir.cleanup();
+  });
+
+  const enlisted = () => store.machines.enlist(sampleInventory(), (id, macs) => store.events.adoptByMacs(id, macs)).machine;
+  const action = (id: string, name: string, payload?: object) =>
+    api.inject({ method: 'POST', url: `/api/v1/machines/${id}/actions/${name}`, headers: auth, ...(payload ? { payload } : {}) });
+  const callback = (machineToken: string, method: 'GET' | 'POST', path: string, payload?: object) =>
+    boot.inject({ method, url: `/api/v1/machine/${path}`, headers: { authorization: `Bearer ${machineToken}` }, ...(payload ? { payload } : {}) });
+  const result = (name: string, phase: string, exitCode = 0, stderr = '', files: Record<string, string> = {}) => ({
+    phase, name, exitCode, timedOut: false, durationMs: 12, stdout: Buffer.from(`${name} ran`).toString('base64'),
+    stderr: Buffer.from(stderr).toString('base64'), files,
+  });
+
+  test('401 without a token or with a wrong one; the OpenAPI document is public', async () => {
+    expect((await api.inject({ method: 'GET', url: '/api/v1/machines' })).statusCode).toBe(401);
+    expect((await api.inject({ method: 'GET', url: '/api/v1/machines', headers: { authorization: 'Bearer nope' } })).statusCode).toBe(401);
+    const doc = await api.inject({ method: 'GET', url: '/api/v1/openapi.json' });
+    expect(doc.statusCode).toBe(200);
+    expect(Object.keys(doc.json().paths)).toContain('/api/v1/machines/{id}/actions/{action}');
+  });
+
+  test('400 for malformed bodies, and nothing changes', async () => {
+    const bad = await api.inject({ method: 'POST', url: '/api/v1/machines', headers: auth, payload: { mac: 'not-a-mac', power: { type: 'manual' } } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().message).toMatch(/mac/);
+    const badPower = await api.inject({ method: 'POST', url: '/api/v1/machines', headers: auth, payload: { mac: '52:54:00:00:00:01', power: { type: 'ipmi' } } });
+    expect(badPower.statusCode).toBe(400);
+    expect(store.machines.list()).toEqual([]);
+  });
+
+  test('409 for an illegal transition, naming the state', async () => {
+    const machine = enlisted();
+    const response = await action(machine.id, 'deploy');
+    expect(response.statusCode).toBe(409);
+    expect(response.json().message).toMatch(/New/);
+    expect(store.machines.get(machine.id)?.state).toBe('New');
+  });
+
+  test('a locked machine refuses actions until unlocked', async () => {
+    const machine = enlisted();
+    expect((await action(machine.id, 'lock')).json().locked).toBe(true);
+    const refused = await action(machine.id, 'commission');
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().message).toMatch(/locked/);
+    await action(machine.id, 'unlock');
+    expect((await action(machine.id, 'commission')).json().state).toBe('Commissioning');
+  });
+
+  test('commissioning and testing driven by callbacks end Ready, with inventory, results and automatic tags', async () => {
+    await api.inject({ method: 'PUT', url: '/api/v1/tags/two-cpus', headers: auth, payload: { definition: 'cpu_count == 2' } });
+    const added = await api.inject({ method: 'POST', url: '/api/v1/machines', headers: auth, payload: { mac: '52:54:00:12:34:56', power: { type: 'manual' } } });
+    expect(added.statusCode).toBe(201);
+    expect(added.json()).toMatchObject({ state: 'Commissioning', bootPurpose: 'commission' });
+    expect(added.json().token).toBeUndefined();
+    let machine = store.machines.get(added.json().id)!;
+    const firstToken = machine.token!;
+
+    const tar = await callback(firstToken, 'GET', 'scripts?phase=commissioning');
+    expect(tar.statusCode).toBe(200);
+    const files = await untar(tar.rawPayload);
+    expect(files.get('index.tsv')).toBe('00-inventory\t60\tscripts/00-inventory\n');
+    const inventory = Buffer.from(JSON.stringify(sampleInventory())).toString('base64');
+    expect((await callback(firstToken, 'POST', 'results', result('00-inventory', 'commissioning', 0, '', { 'inventory.json': inventory }))).statusCode).toBe(204);
+    expect((await callback(firstToken, 'POST', 'finished', { phase: 'commissioning' })).json()).toEqual({ state: 'Testing' });
+
+    machine = store.machines.get(machine.id)!;
+    expect(machine.inventory?.cpu.count).toBe(2);
+    expect(machine.tags).toEqual(['two-cpus']);
+    expect(machine.token).not.toBe(firstToken); // rotated per run
+    expect((await callback(firstToken, 'GET', 'ping')).statusCode).toBe(401);
+    expect((await callback(machine.token!, 'POST', 'results', result('50-memory', 'testing'))).statusCode).toBe(204);
+    expect((await callback(machine.token!, 'POST', 'finished', { phase: 'testing' })).json()).toEqual({ state: 'Ready' });
+
+    const runs = (await api.inject({ method: 'GET', url: `/api/v1/machines/${machine.id}/results`, headers: auth })).json();
+    expect(runs.map((r: { phase: string; status: string }) => `${r.phase} ${r.status}`)).toEqual(['testing passed', 'commissioning passed']);
+    const listed = (await api.inject({ method: 'GET', url: '/api/v1/machines?tag=two-cpus&state=ready', headers: auth })).json();
+    expect(listed.map((m: { id: string }) => m.id)).toEqual([machine.id]);
+  });
+
+  test('a failing custom script fails commissioning, its stderr one request away', async () => {
+    const upload = await api.inject({
+      method: 'PUT', url: '/api/v1/scripts/30-fails', headers: auth,
+      payload: { kind: 'commissioning', timeoutSeconds: 30, content: '#!/bin/sh\necho boom >&2\nexit 1\n' },
+    });
+    expect(upload.statusCode).toBe(200);
+    const machine = enlisted();
+    await action(machine.id, 'commission');
+    const { token: runToken } = store.machines.get(machine.id)!;
+    const files = await untar((await callback(runToken!, 'GET', 'scripts?phase=commissioning')).rawPayload);
+    expect(files.get('index.tsv')).toContain('30-fails');
+    await callback(runToken!, 'POST', 'results', result('00-inventory', 'commissioning'));
+    await callback(runToken!, 'POST', 'results', result('30-fails', 'commissioning', 1, 'boom\n'));
+    expect((await callback(runToken!, 'POST', 'finished', { phase: 'commissioning' })).json()).toEqual({ state: 'Failed commissioning' });
+    const shown = (await api.inject({ method: 'GET', url: `/api/v1/machines/${machine.id}`, headers: auth })).json();
+    expect(shown.statusMessage).toBe('script 30-fails exited 1: boom');
+    const [run] = (await api.inject({ method: 'GET', url: `/api/v1/machines/${machine.id}/results`, headers: auth })).json();
+    expect(run.results.find((r: { name: string }) => r.name === '30-fails').stderr).toBe('boom\n');
+  });
+
+  test('403 for another machine\'s token; callbacks outside the phase are refused', async () => {
+    const a = enlisted();
+    const b = store.machines.enlist(sampleInventory({ bootMac: '52:54:00:aa:bb:cc', nics: [{ name: 'eth0', mac: '52:54:00:aa:bb:cc', driver: 'e1000', link: true, speedMbps: 1000 }], dmi: { vendor: 'QEMU', product: 'x', serial: '', uuid: '' } }), () => undefined).machine;
+    await action(a.id, 'commission');
+    const tokenA = store.machines.get(a.id)!.token!;
+    const forbidden = await boot.inject({ method: 'GET', url: `/api/v1/machines/${b.id}/ping`, headers: { authorization: `Bearer ${tokenA}` } });
+    expect(forbidden.statusCode).toBe(403);
+    expect((await boot.inject({ method: 'GET', url: `/api/v1/machines/${a.id}/ping`, headers: { authorization: `Bearer ${tokenA}` } })).body).toBe('pong');
+    const wrongPhase = await callback(tokenA, 'POST', 'finished', { phase: 'testing' });
+    expect(wrongPhase.statusCode).toBe(409);
+    expect((await callback(tokenA, 'POST', 'results', { ...result('00-inventory', 'commissioning'), exitCode: 'zero' })).statusCode).toBe(400);
+  });
+
+  test('a machine that never calls back fails when its timer fires, also after a restart', async () => {
+    const machine = enlisted();
+    await action(machine.id, 'commission');
+    service.close();
+    // A restarted appliance re-arms the stored deadline; here it is already past.
+    store.machines.update(machine.id, { timer: { name: 'commissioning', deadline: Date.now() - 1 } });
+    const restarted = new MachineService({
+      store, log: silentLog, builtinScripts: builtin, powerDriver: (settings) => createPowerDriver(parsePowerSettings(settings)),
+      timeouts: { commissioning: 600, testing: 600, deploying: 600, releasing: 600, erasing: 600, rescue: 600 },
+    });
+    restarted.start();
+    await expect.poll(() => store.machines.get(machine.id)?.state, { timeout: 2000 }).toBe('Failed commissioning');
+    expect(store.machines.get(machine.id)?.statusMessage).toMatch(/no callback/);
+    restarted.close();
+  });
+});
