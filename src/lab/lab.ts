@@ -1,5 +1,6 @@
 // The lab: a private boot network with the appliance serving inside it, and VMs that PXE-boot from
 // it. Used by `netboot lab` and by the end-to-end tests in test/qemu.
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,6 +25,8 @@ export interface LabOptions {
   /** config `dhcp.mode`; proxy needs a site DHCP server on the bridge (site-dhcp.ts). */
   readonly dhcpMode?: 'full' | 'proxy';
   readonly onApplianceLine?: (line: string) => void;
+  /** config `lifecycle` (timeouts in seconds), e.g. short ones for tests of machines that die. */
+  readonly lifecycle?: Readonly<Record<string, number>>;
 }
 
 const server = { address: '10.213.0.1', prefix: 24, subnet: '10.213.0.0/24', poolStart: '10.213.0.100', poolEnd: '10.213.0.199' };
@@ -41,6 +44,43 @@ export class Lab {
     readonly appliance: Launched,
     private readonly options: LabOptions,
   ) {}
+
+  get configFile(): string {
+    return join(this.dir, 'netboot.yaml');
+  }
+
+  /** Where VM <index> started with `chassis` takes QMP commands (the qemu power driver's socket). */
+  qmpSocket(index = 0): string {
+    return join(this.dir, `qmp-${index}.sock`);
+  }
+
+  /**
+   * Runs `netboot <args>` inside the lab's namespace with the lab's config: the operator API listens
+   * on the namespace's loopback, so this is how the lab (and its tests) act as the operator.
+   */
+  cli(args: readonly string[]): string {
+    const { command, args: full } = this.network.exec(process.execPath, [cliEntry, '--config', this.configFile, ...args]);
+    try {
+      return execFileSync(command, full, { encoding: 'utf8', timeout: 60_000, stdio: ['ignore', 'pipe', 'pipe'] });
+    } catch (error) {
+      const { stderr, stdout } = error as { stderr?: string; stdout?: string };
+      throw new LabError(`netboot ${args.join(' ')} failed: ${(stderr || stdout || (error as Error).message).trim()}`);
+    }
+  }
+
+  /** Polls the store until the machine is in one of `states`; fails early when the appliance exits. */
+  async waitForState(id: string, states: readonly string[], timeoutMs: number, vm?: Launched): Promise<Machine> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const machine = this.store().machines.get(id);
+      if (machine && states.includes(machine.state)) return machine;
+      if (!this.appliance.running) throw new LabError(`the appliance exited; its log:\n${this.appliance.tail(40)}`);
+      if (Date.now() > deadline) {
+        throw new LabError(`machine ${id} is ${machine?.state ?? 'gone'}, not ${states.join(' or ')}, after ${timeoutMs / 1000} s${vm ? `; serial console:\n${vm.tail(40)}` : ''}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
 
   get dataDir(): string {
     return join(this.dir, 'data');
@@ -77,13 +117,18 @@ export class Lab {
   }
 
   /** Boots a VM on tap<index> (it PXE-boots from the appliance) and returns its running QEMU. */
-  async bootVm(spec: Omit<VmSpec, 'tap' | 'disk' | 'ovmfVars'> & { tapIndex?: number; diskMiB?: number; onSerialLine?: (line: string) => void }): Promise<Launched> {
+  async bootVm(spec: Omit<VmSpec, 'tap' | 'disk' | 'ovmfVars' | 'qmpSocket' | 'noShutdown'> & {
+    tapIndex?: number; diskMiB?: number; onSerialLine?: (line: string) => void;
+    /** QEMU as a chassis: -no-shutdown and a QMP socket (qmpSocket(index)), for the qemu power driver. */
+    chassis?: boolean;
+  }): Promise<Launched> {
     const index = spec.tapIndex ?? 0;
     const disk = spec.diskMiB ? { path: join(this.dir, `disk-${index}.img`), serial: `nb-disk-${index}` } : undefined;
     if (disk) createDiskImage(disk.path, spec.diskMiB!);
     const ovmfVars = prepareFirmware(spec.firmware ?? 'bios', join(this.dir, `ovmf-vars-${index}.fd`));
     const { command, args } = this.network.exec(qemuBinary, qemuArgs({
       ...spec, tap: `tap${index}`, ...(disk ? { disk } : {}), ...(ovmfVars ? { ovmfVars } : {}),
+      ...(spec.chassis ? { noShutdown: true, qmpSocket: this.qmpSocket(index) } : {}),
     }));
     const vm = await Launched.start({ name: `vm ${spec.mac}`, command, args, logFile: join(this.dir, `serial-${index}.log`), onLine: spec.onSerialLine });
     this.vms.push(vm);
@@ -129,6 +174,7 @@ function labConfig(dataDir: string, options: LabOptions): object {
     // no_timer_check: under TCG the kernel's IO-APIC timer check can miss its ticks on q35 (OVMF
     // VMs) and panic "IO-APIC + timer doesn't work"; the check is for broken real boards.
     boot: { uefiLoader: options.uefiLoader ?? 'snponly', kernelArgs: 'no_timer_check' },
+    ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
     dhcp: options.dhcpMode === 'proxy'
       ? { enabled: true, mode: 'proxy', interface: 'br0', serverAddress: server.address }
       : {
