@@ -11,12 +11,14 @@ cd "$(dirname "$0")/.."
 #   service: see policy-rc.d below). tftpd-hpa conflicts with atftpd, so the benchmark unpacks it itself;
 # - isc-dhcp-client, dhcpcd-base (dhcpcd without its service; busybox-static gives udhcpc): DHCP
 #   interop tests, run only inside network namespaces the tests create;
+# - dnsmasq-base (the binary only, no service): the stand-in site DHCP server that proxy-mode tests and
+#   `netboot lab --dhcp proxy` start by PID in a lab namespace;
 # - build-essential, python3: compile better-sqlite3 when no prebuilt binary can be downloaded.
 debian_packages=(
   qemu-system-x86 ipxe-qemu ovmf ipxe shim-signed grub-efi-amd64-signed iproute2
   squashfs-tools cpio kmod zstd xz-utils busybox-static
   curl atftp tftp-hpa atftpd
-  isc-dhcp-client dhcpcd-base
+  isc-dhcp-client dhcpcd-base dnsmasq-base
   build-essential python3 ca-certificates
 )
 

@@ -69,10 +69,12 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     const missing = images.find(config.images.enlist) ? '' : ` (image '${config.images.enlist}' is not built yet: run \`netboot images build ${config.images.enlist}\`)`;
     log.info({ imagesDir, images: images.list().map((i) => i.name) }, `image store opened${missing}`);
 
-    // TFTP and HTTP carry no MAC: a lease says whose address it is, or in proxy mode (no leases) the
-    // PXE requests the proxy heard (src/dhcp/proxy.ts heardAddress). The proxy starts last.
+    // TFTP and HTTP carry no MAC: a lease says whose address it is, or in proxy mode (no leases of
+    // ours; a table left from full mode is stale) what the proxy heard PXE clients use
+    // (src/dhcp/proxy.ts heardAddress). The proxy starts after TFTP and HTTP.
+    const proxyMode = config.dhcp?.enabled === true && config.dhcp.mode === 'proxy';
     let proxy: ProxyDhcpServer | undefined;
-    const macOfAddress = (address: string) => leaseMac(store, address) ?? proxy?.macOf(plainIpv4(address));
+    const macOfAddress = (address: string) => (proxyMode ? proxy?.macOf(plainIpv4(address)) : leaseMac(store, address));
     const missingFiles = missingLoaders(config.boot);
     if (missingFiles.length > 0) log.warn({ missing: missingFiles }, 'some boot loaders are not installed; firmware that needs them cannot boot');
 
@@ -116,7 +118,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
       closers.push(() => tftp.close());
     }
 
-    if (config.dhcp?.enabled && config.dhcp.mode === 'proxy') {
+    if (config.dhcp?.enabled && proxyMode) {
       // Beside the site's DHCP server: boot information to PXE clients only, no address, no lease.
       const started = await startProxyDhcpServer({
         config: config.dhcp, booter, events: store.events, log,

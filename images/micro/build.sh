@@ -6,7 +6,8 @@
 # `apt-get download` into a cache and unpacked with `dpkg-deb -x`.
 #
 # OUTDIR gets vmlinuz, initrd.img (gzip newc cpio: busybox + /init + the few modules needed to reach
-# the network and mount the root), rootfs.squashfs (xz: busybox + /usr/lib/netboot/enlist-agent) and
+# the network and mount the root), rootfs.squashfs (xz: busybox, /usr/lib/netboot/{enlist-agent,
+# runner,inventory.sh} and the IPMI and USB host modules the commissioning scripts load) and
 # manifest.json. OUTDIR is built as OUTDIR.tmp.<pid> and renamed into place only when complete.
 #
 # Host packages (Debian 12): apt, dpkg, coreutils, findutils, gzip (all essential/priority required)
@@ -38,6 +39,10 @@ readonly KERNEL_META=linux-image-amd64
 # inventory; squashfs + loop + overlay to mount the root; af_packet for udhcpc's raw socket
 # (built in on Debian 12, then skipped).
 readonly MODULES=(e1000 e1000e virtio_net virtio_pci virtio_blk ata_piix ahci sd_mod squashfs loop overlay af_packet)
+# Modules in the root for commissioning scripts to modprobe (commissioning/builtin): the IPMI system
+# interface and its /dev/ipmiN node (20-bmc), USB host controllers so USB devices enumerate
+# (10-pci-usb). Enlistment never loads them.
+readonly ROOT_MODULES=(ipmi_si ipmi_devintf xhci_pci ehci_pci ohci_pci uhci_hcd)
 
 step() { printf '[%d/%d] %s\n' "$1" "$STEPS" "$2"; }
 die() { printf 'micro/build.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -155,6 +160,13 @@ step 7 "building rootfs.squashfs"
 ROOTFS="$WORK/rootfs"
 install_busybox "$BUSYBOX" "$ROOTFS"
 install -D -m 0755 "$RECIPE_DIR/rootfs/enlist-agent" "$ROOTFS/usr/lib/netboot/enlist-agent"
+install -D -m 0755 "$RECIPE_DIR/rootfs/runner" "$ROOTFS/usr/lib/netboot/runner"
+install -D -m 0644 "$RECIPE_DIR/rootfs/inventory.sh" "$ROOTFS/usr/lib/netboot/inventory.sh"
+printf '      root modules: %s\n' "${ROOT_MODULES[*]}"
+collect_modules "$KTREE" "$KVER" "$ROOTFS" "${ROOT_MODULES[@]}"
+# Loaded on demand with modprobe (modules.dep), never in a fixed order at boot.
+rm -f -- "$ROOTFS/etc/netboot/modules.load"
+rmdir -- "$ROOTFS/etc/netboot"
 # Mount points the initrd moves /proc, /sys, /dev and /run onto; the squashfs itself is read-only.
 mkdir -p "$ROOTFS"/{dev,proc,sys,run,tmp,root,etc}
 chmod 1777 "$ROOTFS/tmp"

@@ -8,7 +8,7 @@
 // - `pxe`, serverAddress:4011: the PXE boot server port (PXE 2.1 §2.2.3). Its replies leave from 4011,
 //   which iPXE requires of a ProxyDHCPACK (dhcp.c dhcp_proxy_rx: peer port == PXE_PORT).
 // Node's UDP sockets have no SO_BINDTODEVICE, so a DHCP server on this same host must share port 67
-// with SO_REUSEADDR (dnsmasq does with --bind-interfaces; ISC dhcpd does not): README "Proxy mode".
+// with SO_REUSEADDR (dnsmasq --bind-interfaces does: both bind) and answer from another address.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import type { DhcpConfig } from '../config/schema.js';

@@ -28,7 +28,7 @@ async function untar(bytes: Buffer): Promise<Map<string, string>> {
   const done = new Promise<void>((resolve, reject) => {
     ex.on('entry', (header, stream, next) => {
       const chunks: Buffer[] = [];
-      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('data', (c: unknown) => chunks.push(Buffer.from(c as Uint8Array)));
       stream.on('end', () => {
         files.set(header.name, Buffer.concat(chunks).toString('utf8'));
         next();
