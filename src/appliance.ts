@@ -16,6 +16,9 @@ import { MachineService } from './machines/service.js';
 import { Tagging } from './machines/tagging.js';
 import { builtinScriptsDir } from './paths.js';
 import { createPowerDriver, parsePowerSettings } from './power/index.js';
+import { cloudInitRoutes, cloudInitSchemaChecker, cloudInitVersion, RenderCache, type SchemaChecker } from './cloud-init/index.js';
+import type { CloudInitConfig } from './config/schema.js';
+import { ConfigError } from './errors.js';
 import { httpLoaderFiles, loaderChoice, missingLoaders, tftpLoaderFiles } from './boot-loaders.js';
 
 export interface Appliance {
@@ -52,7 +55,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     const images = ImageStore.open(imagesDir);
     const publicUrl = derivePublicUrl(config);
     const booter = new LifecycleBooter({
-      publicUrl, enlistImage: config.images.enlist, images, machines: store.machines, extraCmdline: config.boot.kernelArgs,
+      publicUrl, enlistImage: config.images.enlist, commissionImage: config.images.commission, images, machines: store.machines, extraCmdline: config.boot.kernelArgs,
     });
     const service = new MachineService({
       store, log: log.child({ subsystem: 'machines' }), builtinScripts: loadBuiltinScripts(builtinScriptsDir),
@@ -66,6 +69,9 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     service.start();
     closers.push(() => service.close());
     const tagging = new Tagging(store);
+    const renderCache = new RenderCache();
+    closers.push(() => renderCache.close());
+    const userDataChecker = await schemaChecker(config.cloudInit, log);
     const missing = images.find(config.images.enlist) ? '' : ` (image '${config.images.enlist}' is not built yet: run \`netboot images build ${config.images.enlist}\`)`;
     log.info({ imagesDir, images: images.list().map((i) => i.name) }, `image store opened${missing}`);
 
@@ -85,6 +91,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
       });
       app.register(enlistRoutes, { machines: store.machines, events: store.events, tagging });
       app.register(machineCallbackRoutes, { store, service, tagging });
+      app.register(cloudInitRoutes, { machines: store.machines, events: store.events, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys });
       await app.listen({ host: config.http.host, port: config.http.port });
       closers.push(() => app.close());
       const bound = app.server.address();
@@ -93,7 +100,9 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
 
     let apiAddress: Appliance['apiAddress'] = null;
     if (config.api.enabled) {
-      const api = await buildApiApp({ store, service, tagging, token: operatorToken(config), log });
+      const api = await buildApiApp({
+        store, service, tagging, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache },
+      });
       await api.listen({ host: config.api.host, port: config.api.port });
       closers.push(() => api.close());
       const bound = api.server.address();
@@ -143,6 +152,20 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     await close();
     throw error;
   }
+}
+
+/** cloud-init's own schema check of operator user-data, when this host can run it (config cloudInit). */
+async function schemaChecker(config: CloudInitConfig, log: Logger): Promise<SchemaChecker> {
+  if (config.schemaCheck === 'off') return cloudInitSchemaChecker(config.command, false);
+  const version = await cloudInitVersion(config.command);
+  if (version === undefined) {
+    const hint = `\`${config.command} --version\` does not run here (Debian: apt-get install cloud-init, then touch /etc/cloud/cloud-init.disabled)`;
+    if (config.schemaCheck === 'required') throw new ConfigError(`cloudInit.schemaCheck is required but ${hint}`);
+    log.warn(`operator user-data is checked as YAML only: ${hint}`);
+    return cloudInitSchemaChecker(config.command, false);
+  }
+  log.debug({ version }, 'operator user-data is checked with cloud-init schema');
+  return cloudInitSchemaChecker(config.command, true);
 }
 
 /** The MAC holding a lease on this address. */

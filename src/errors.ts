@@ -71,8 +71,13 @@ export class PowerError extends NetbootError {
   override readonly statusCode = 502; // the power controller failed, not this appliance
 }
 
+export class CloudInitError extends NetbootError {
+  readonly code = 'NB_ERR_CLOUDINIT_FAILED';
+  override readonly statusCode = 500; // a document we rendered is broken, or cloud-init cannot run here
+}
+
 /** Every error class, for the uniqueness test and for `netboot` to print codes consistently. */
 export const errorCatalogue = [
   ConfigError, StoreError, NotFoundError, ValidationError, ImageError, ImageMissingError, LabError,
-  ConflictError, UnauthorizedError, ForbiddenError, PowerError,
+  ConflictError, UnauthorizedError, ForbiddenError, PowerError, CloudInitError,
 ] as const;

@@ -6,6 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { cloudInitSchemaChecker } from '../cloud-init/index.js';
 import { NetbootError, UnauthorizedError } from '../errors.js';
 import type { MachineService } from '../machines/service.js';
 import type { Tagging } from '../machines/tagging.js';
@@ -13,6 +14,7 @@ import type { Store } from '../store/index.js';
 import { catalogueRoutes } from './catalogue-routes.js';
 import { eventRoutes } from './event-routes.js';
 import { machineRoutes } from './machine-routes.js';
+import { userDataRoutes, type UserDataDeps } from './user-data-routes.js';
 
 export interface ApiDeps {
   readonly store: Store;
@@ -20,6 +22,8 @@ export interface ApiDeps {
   readonly tagging: Tagging;
   readonly token: string;
   readonly log: Logger;
+  /** The schema check of operator user-data; without it only the YAML is checked. */
+  readonly userData?: UserDataDeps;
 }
 
 export async function buildApiApp(deps: ApiDeps): Promise<FastifyInstance> {
@@ -57,6 +61,7 @@ export async function buildApiApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(machineRoutes, { prefix: '/api/v1', ...deps });
+  await app.register(userDataRoutes, { prefix: '/api/v1', ...deps, userData: deps.userData ?? { checker: cloudInitSchemaChecker('cloud-init', false) } });
   await app.register(catalogueRoutes, { prefix: '/api/v1', ...deps });
   await app.register(eventRoutes, { prefix: '/api/v1', ...deps });
   return app;

@@ -15,6 +15,8 @@ export class ApiCallError extends NetbootError {
 
 export interface ApiClient {
   call<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  /** A GET whose answer is text (a machine's user-data). */
+  text(path: string): Promise<string>;
   stream(path: string, onEvent: (data: string) => void, signal: AbortSignal): Promise<void>;
 }
 
@@ -41,6 +43,12 @@ export function apiClient(config: Readonly<Config>): ApiClient {
       const payload = await response.json() as { error?: string; message?: string };
       if (!response.ok) throw new ApiCallError(response.status, payload.error ?? `HTTP_${response.status}`, payload.message ?? response.statusText);
       return payload as T;
+    },
+    async text(path: string): Promise<string> {
+      const response = await request('GET', path);
+      if (response.ok) return response.text();
+      const payload = await response.json().catch(() => ({})) as { error?: string; message?: string };
+      throw new ApiCallError(response.status, payload.error ?? `HTTP_${response.status}`, payload.message ?? response.statusText);
     },
     async stream(path, onEvent, signal) {
       const response = await request('GET', path, undefined, signal);

@@ -87,6 +87,20 @@ export function registerMachineActions(machines: Command, program: Command): voi
       if (Object.keys(body).length === 0) throw new ValidationError('nothing to change: give --notes, --zone, --pool, --power or --hostname');
       printMachine(await api().call('PATCH', `/machines/${encodeURIComponent(key)}`, body), o.json);
     });
+  machines.command('user-data').description('show, set (--file) or clear the operator\'s user-data, merged into ours at cloud-init boots')
+    .argument('<id|hostname|mac>').option('--file <file>', '#cloud-config or #! script; checked by cloud-init schema before it is stored')
+    .option('--clear', 'remove it')
+    .action(async (key: string, o: { file?: string; clear?: boolean }) => {
+      const path = `/machines/${encodeURIComponent(key)}/user-data`;
+      if (o.file && o.clear) throw new ValidationError('give --file or --clear, not both');
+      if (!o.file && !o.clear) {
+        process.stdout.write(await api().text(path));
+        return;
+      }
+      const stored = await api().call<{ kind: string; bytes: number; schemaChecked: boolean }>(
+        o.clear ? 'DELETE' : 'PUT', path, o.clear ? undefined : readFileSync(o.file!, 'utf8'));
+      console.log(stored.kind === 'none' ? `${key}: no user-data` : `${key}: user-data stored (${stored.kind}, ${stored.bytes} bytes${stored.schemaChecked ? ', valid for cloud-init schema' : ''})`);
+    });
   machines.command('delete').description('forget a machine').argument('<id|hostname|mac>')
     .action(async (key: string) => {
       await api().call('DELETE', `/machines/${encodeURIComponent(key)}`);

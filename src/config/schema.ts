@@ -157,6 +157,23 @@ export const ImagesSection = Type.Object({
   dir: Type.Optional(Type.String()),
   /** Image booted by unknown machines. */
   enlist: Type.String({ default: 'micro' }),
+  /**
+   * Image of the commissioning and testing environment: micro (netboot's runner as PID 1, seconds
+   * to boot) or an image with cloud-init (debian: systemd, real cloud-init fed by src/cloud-init).
+   */
+  commission: Type.String({ default: 'micro' }),
+}, { additionalProperties: false });
+
+export const CloudInitSection = Type.Object({
+  /** SSH public keys put in every environment's meta-data (public-keys), for debugging a machine. */
+  sshKeys: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+  /**
+   * Operator user-data is checked with `cloud-init schema` when it is stored. auto: when the
+   * command runs on this host (Debian: apt-get install cloud-init; it never runs on the appliance
+   * host itself), else YAML only; required: refuse to start without it; off: YAML only.
+   */
+  schemaCheck: Type.Union([Type.Literal('auto'), Type.Literal('required'), Type.Literal('off')], { default: 'auto' }),
+  command: Type.String({ minLength: 1, default: 'cloud-init' }),
 }, { additionalProperties: false });
 
 export const LogSection = Type.Object({
@@ -175,6 +192,7 @@ export const ConfigSchema = Type.Object({
   api: ApiSection,
   lifecycle: LifecycleSection,
   images: ImagesSection,
+  cloudInit: CloudInitSection,
   log: LogSection,
 }, { additionalProperties: false });
 
@@ -183,6 +201,7 @@ export type DhcpConfig = Static<typeof DhcpSection>;
 export type RelaySubnetConfig = Static<typeof RelaySubnet>;
 export type ReservationConfig = Static<typeof Reservation>;
 export type PlacementRuleConfig = Static<typeof PlacementRule>;
+export type CloudInitConfig = Static<typeof CloudInitSection>;
 export type HttpConfig = Static<typeof HttpSection>;
 export type TftpConfig = Static<typeof TftpSection>;
 export type BootConfig = Static<typeof BootSection>;

@@ -35,6 +35,12 @@ export const ManifestSchema = Type.Object({
     rootfs: Type.Optional(ManifestFile),
   }, { additionalProperties: false }),
   buildSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+  /**
+   * How the root starts: `agent` (default; the initrd runs netboot's enlist agent or script runner
+   * as PID 1, the micro image) or `cloud-init` (the initrd starts /sbin/init, systemd, and cloud-init
+   * takes its NoCloud seed from the kernel command line: the debian image).
+   */
+  environment: Type.Optional(Type.Union([Type.Literal('agent'), Type.Literal('cloud-init')])),
 }, { additionalProperties: false });
 
 export type Manifest = Static<typeof ManifestSchema>;
@@ -112,6 +118,7 @@ export function loadImage(imagesDir: string, name: string): Image | undefined {
   };
   return {
     name, version: m.version, arch: m.arch, builtAt: m.builtAt, recipeSha256: m.recipeSha256, dir, files,
+    environment: m.environment ?? 'agent',
     ...(m.packages ? { packages: m.packages } : {}),
   };
 }

@@ -32,6 +32,8 @@ export interface Image {
   readonly dir: string;
   /** Distribution packages the image was built from, when the recipe records them. */
   readonly packages?: readonly ImagePackage[];
+  /** agent: netboot's own PID 1 in the root (micro); cloud-init: systemd + cloud-init (debian). */
+  readonly environment: 'agent' | 'cloud-init';
   readonly files: {
     readonly kernel: ImageFile;
     readonly initrd: ImageFile;

@@ -48,7 +48,7 @@ export interface Booter {
 /** What happened to a machine on the wire: the boot timeline users see (STYLE.md §9). */
 export const eventTypes = [
   'dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'dhcp-nak', 'dhcp-release', 'dhcp-decline',
-  'tftp-sent', 'tftp-failed', 'grub-config', 'ipxe-script', 'kernel', 'initrd', 'rootfs', 'file', 'enlisted', 're-enlisted',
+  'tftp-sent', 'tftp-failed', 'grub-config', 'ipxe-script', 'kernel', 'initrd', 'rootfs', 'file', 'enlisted', 're-enlisted', 'cloud-init',
   // the life-cycle (src/machines/service.ts) and the commissioning callbacks (src/enlist)
   'machine-added', 'state', 'note', 'power', 'power-failed', 'scripts', 'script-result', 'inventory', 'tag',
 ] as const;

@@ -6,6 +6,8 @@ import { bootPurposeOf } from './lifecycle.js';
 import type { Machine } from './model.js';
 
 export interface BootImageFiles {
+  /** agent: netboot's PID 1 in the root; cloud-init: systemd with a NoCloud seed (src/images types). */
+  readonly environment?: 'agent' | 'cloud-init';
   readonly files: {
     readonly kernel: { readonly id: string };
     readonly initrd: { readonly id: string };
@@ -17,6 +19,8 @@ export interface BooterDeps {
   /** Base URL of the HTTP boot listener, no trailing slash. */
   readonly publicUrl: string;
   readonly enlistImage: string;
+  /** Image of the commissioning and testing environment (default: the enlistment image). */
+  readonly commissionImage?: string;
   readonly images: { get(name: string): BootImageFiles };
   readonly machines: { byMac(mac: string): Machine | undefined };
   /** Extra kernel arguments for every Linux boot (e.g. console settings). */
@@ -42,15 +46,27 @@ export class LifecycleBooter implements Booter {
     }
   }
 
-  /** The micro image running the scripts of a phase (images/micro netboot-runner). */
+  /**
+   * The environment that runs the scripts of a phase: the micro image's runner as PID 1, or (an image
+   * whose environment is cloud-init) systemd with cloud-init, whose user-data starts the same runner.
+   */
   private phaseSpec(client: BootClient, machine: Machine, phase: 'commissioning' | 'testing'): BootSpec {
     if (!machine.token) return { purpose: 'off' }; // cannot call back without a token: never happens after rotate-token
-    const spec = this.linuxSpec(client, 'enlist');
-    return {
-      ...spec,
-      purpose: phase === 'commissioning' ? 'commission' : 'test',
-      cmdline: [spec.cmdline, `netboot.url=${this.deps.publicUrl}`, `netboot.token=${machine.token}`, `netboot.phase=${phase}`].join(' '),
-    };
+    const name = this.deps.commissionImage ?? this.deps.enlistImage;
+    const image = this.deps.images.get(name);
+    const spec = this.linuxSpec(client, 'enlist', image);
+    const args = [spec.cmdline, `netboot.url=${this.deps.publicUrl}`, `netboot.token=${machine.token}`, `netboot.phase=${phase}`];
+    if (image.environment === 'cloud-init') {
+      const seed = `${this.deps.publicUrl}/cloud-init/${machine.token}`;
+      args.push(
+        'netboot.init=/sbin/init',
+        // NoCloud over HTTP: the seed URL must end in "/" (cloud-init appends the file names, FACTS.md).
+        `ds=nocloud-net;s=${seed}/`,
+        // Read by cloud-init's local stage before any datasource: points its reporting at us.
+        `cloud-config-url=${seed}/cloud-config`,
+      );
+    }
+    return { ...spec, purpose: phase === 'commissioning' ? 'commission' : 'test', cmdline: args.join(' ') };
   }
 
   private enlistSpec(client: BootClient): LinuxBootSpec {
@@ -58,9 +74,8 @@ export class LifecycleBooter implements Booter {
     return { ...spec, cmdline: `${spec.cmdline} netboot.enlist=${this.deps.publicUrl}/enlist/v1/machines` };
   }
 
-  /** The micro image's kernel, initrd and rootfs with the arguments every boot of it needs. */
-  private linuxSpec(client: BootClient, purpose: 'enlist'): LinuxBootSpec {
-    const image = this.deps.images.get(this.deps.enlistImage);
+  /** An image's kernel, initrd and rootfs with the arguments every boot of it needs. */
+  private linuxSpec(client: BootClient, purpose: 'enlist', image = this.deps.images.get(this.deps.enlistImage)): LinuxBootSpec {
     const { publicUrl } = this.deps;
     const rootfs = image.files.rootfs?.id;
     const args = [

@@ -38,6 +38,8 @@ export interface Machine {
   /** The pending life-cycle timer and when it fires (Unix ms): survives restarts. */
   readonly timer: { readonly name: string; readonly deadline: number } | null;
   readonly tags: readonly string[];
+  /** The operator's user-data (#cloud-config or a #! script; '' for none), checked when stored. */
+  readonly userData: string;
 }
 
 export interface PowerSettingsValue {

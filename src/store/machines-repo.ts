@@ -10,7 +10,7 @@ interface MachineRow {
   locked: number; notes: string; zone: string; pool: string; power: string; boot_purpose: string | null;
   token: string | null; run_id: number | null; skip_tests: number; commissioned: number;
   before_rescue: string | null; status_message: string; timer: string | null; timer_deadline: number | null;
-  tags: string | null;
+  tags: string | null; user_data: string;
 }
 
 const toMachine = (r: MachineRow): Machine => ({
@@ -23,6 +23,7 @@ const toMachine = (r: MachineRow): Machine => ({
   beforeRescue: r.before_rescue as MachineState | null, statusMessage: r.status_message,
   timer: r.timer === null || r.timer_deadline === null ? null : { name: r.timer, deadline: r.timer_deadline },
   tags: r.tags ? r.tags.split('\n').sort() : [],
+  userData: r.user_data,
 });
 
 /** Every machine query selects this: the row plus its tags (newline separated). */
@@ -46,6 +47,7 @@ export interface MachinePatch {
   readonly statusMessage?: string;
   readonly timer?: { readonly name: string; readonly deadline: number } | null;
   readonly inventory?: Inventory;
+  readonly userData?: string;
 }
 
 function patchColumns(patch: MachinePatch): Record<string, unknown> {
@@ -69,6 +71,7 @@ function patchColumns(patch: MachinePatch): Record<string, unknown> {
     columns.timer = patch.timer?.name ?? null;
     columns.timer_deadline = patch.timer?.deadline ?? null;
   }
+  if (patch.userData !== undefined) columns.user_data = patch.userData;
   if (patch.inventory !== undefined) {
     columns.inventory = JSON.stringify(patch.inventory);
     columns.arch = patch.inventory.arch;

@@ -113,4 +113,6 @@ export const migrations: readonly string[] = [
      at INTEGER NOT NULL,
      PRIMARY KEY (run_id, name)
    );`,
+  // 4: cloud-init (issue 6): the operator's own user-data per machine, merged into ours at boot.
+  `ALTER TABLE machines ADD COLUMN user_data TEXT NOT NULL DEFAULT '';`,
 ];

@@ -1,0 +1,48 @@
+// The operator's user-data of a machine: GET shows it, PUT replaces it, DELETE clears it. It is
+// checked before it is stored (YAML, then cloud-init's own schema where the host has cloud-init), so
+// a bad document is refused with the reason and the stored one stays; it is merged into our user-data
+// at the machine's next cloud-init boot (src/cloud-init/render.ts renderUserData).
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsync } from 'fastify';
+import { ConflictError } from '../errors.js';
+import { MAX_USER_DATA_BYTES, parseOperatorUserData } from '../cloud-init/operator-user-data.js';
+import type { RenderCache, SchemaChecker } from '../cloud-init/index.js';
+import type { ApiDeps } from './app.js';
+
+export interface UserDataDeps {
+  readonly checker: SchemaChecker;
+  readonly cache?: RenderCache;
+}
+
+const Id = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+
+export const userDataRoutes: FastifyPluginAsync<ApiDeps & { userData: UserDataDeps }> = async (app, deps) => {
+  // The document is the body, as text: `curl --data-binary @user-data.yaml -H 'Content-Type: text/plain'`.
+  for (const type of ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/cloud-config', 'text/x-shellscript']) {
+    app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: MAX_USER_DATA_BYTES + 1024 }, (_req, body, done) => done(null, body));
+  }
+  const { service, store, userData } = deps;
+
+  app.get('/machines/:id/user-data', { schema: { params: Id } }, async (request, reply) => {
+    const machine = service.get((request.params as { id: string }).id);
+    return reply.type('text/plain; charset=utf-8').send(machine.userData);
+  });
+
+  const replaceUserData = async (key: string, text: string) => {
+    const machine = service.get(key);
+    if (machine.locked) throw new ConflictError(`machine ${machine.id} is locked: unlock it before changing its user-data`);
+    const parsed = parseOperatorUserData(text);
+    if (parsed.kind === 'cloud-config') await userData.checker.check(parsed.text);
+    const value = parsed.kind === 'none' ? '' : parsed.text;
+    const updated = store.machines.update(machine.id, { userData: value })!;
+    userData.cache?.invalidate(machine.id);
+    store.events.record({ mac: machine.bootMac, type: 'note', detail: value === '' ? 'user-data cleared' : `user-data set (${parsed.kind}, ${Buffer.byteLength(value)} bytes)` });
+    return { id: updated.id, kind: parsed.kind, bytes: Buffer.byteLength(value), schemaChecked: parsed.kind === 'cloud-config' && userData.checker.available };
+  };
+
+  app.put('/machines/:id/user-data', {
+    schema: { params: Id, body: Type.String({ maxLength: MAX_USER_DATA_BYTES }) },
+  }, async (request) => replaceUserData((request.params as { id: string }).id, request.body as string));
+
+  app.delete('/machines/:id/user-data', { schema: { params: Id } }, async (request) => replaceUserData((request.params as { id: string }).id, ''));
+};
