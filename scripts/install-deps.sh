@@ -13,12 +13,15 @@ cd "$(dirname "$0")/.."
 #   interop tests, run only inside network namespaces the tests create;
 # - dnsmasq-base (the binary only, no service): the stand-in site DHCP server that proxy-mode tests and
 #   `netboot lab --dhcp proxy` start by PID in a lab namespace;
+# - cloud-init: its `cloud-init schema` checks operator user-data and the tests' rendered documents.
+#   It must never configure this host: /etc/cloud/cloud-init.disabled is written before the install;
+# - mmdebstrap: builds images/debian (a Debian root from packages only, no root-owned state left behind);
 # - build-essential, python3: compile better-sqlite3 when no prebuilt binary can be downloaded.
 debian_packages=(
   qemu-system-x86 ipxe-qemu ovmf ipxe shim-signed grub-efi-amd64-signed iproute2
   squashfs-tools cpio kmod zstd xz-utils busybox-static
   curl atftp tftp-hpa atftpd
-  isc-dhcp-client dhcpcd-base dnsmasq-base
+  isc-dhcp-client dhcpcd-base dnsmasq-base cloud-init mmdebstrap
   build-essential python3 ca-certificates
 )
 
@@ -39,6 +42,9 @@ if ((${#missing[@]} > 0)) || { $lists_empty && [[ $(id -u) -eq 0 ]]; }; then
   if ((${#missing[@]} > 0)); then
     # atftpd would start as a service on port 69 of every interface: forbid service
     # starts during the install (policy-rc.d exit 101), as container images do.
+    # cloud-init.disabled keeps cloud-init's units from ever running on this host (cloud-init's own
+    # switch, read by its systemd generator), whether or not the package is new.
+    mkdir -p /etc/cloud && touch /etc/cloud/cloud-init.disabled
     created_policy=false
     if [[ ! -e /usr/sbin/policy-rc.d ]]; then
       printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d && created_policy=true

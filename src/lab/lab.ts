@@ -25,6 +25,8 @@ export interface LabOptions {
   /** config `dhcp.mode`; proxy needs a site DHCP server on the bridge (site-dhcp.ts). */
   readonly dhcpMode?: 'full' | 'proxy';
   readonly onApplianceLine?: (line: string) => void;
+  /** config `images.commission`: the commissioning environment (micro, or debian with cloud-init). */
+  readonly commissionImage?: string;
   /** config `lifecycle` (timeouts in seconds), e.g. short ones for tests of machines that die. */
   readonly lifecycle?: Readonly<Record<string, number>>;
 }
@@ -168,7 +170,7 @@ function labConfig(dataDir: string, options: LabOptions): object {
   return {
     dataDir,
     log: { level: options.logLevel ?? 'info' },
-    images: { dir: options.imagesDir, enlist: 'micro' },
+    images: { dir: options.imagesDir, enlist: 'micro', commission: options.commissionImage ?? 'micro' },
     http: { host: server.address, port: 80 },
     tftp: { host: server.address, port: 69 },
     // no_timer_check: under TCG the kernel's IO-APIC timer check can miss its ticks on q35 (OVMF

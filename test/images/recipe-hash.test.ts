@@ -24,6 +24,33 @@ describe('recipeSha256', () => {
     expect(await recipeSha256(micro)).toBe(shellHash(micro));
   });
 
+  test('equals recipe-hash.sh on both real recipes; debian covers the micro files it uses', async () => {
+    const script = join(repoRoot, 'images', 'micro', 'lib', 'recipe-hash.sh');
+    for (const name of ['micro', 'debian']) {
+      const dir = join(repoRoot, 'images', name);
+      expect(await recipeSha256(dir), name).toBe(execFileSync('bash', [script, dir], { encoding: 'utf8' }).trim());
+    }
+    expect(await recipeSha256(join(repoRoot, 'images', 'micro'))).toBe(shellHash(join(repoRoot, 'images', 'micro')));
+  });
+
+  test('a uses file adds the files of the folders it names, and a change there changes the hash', async () => {
+    mkdirSync(join(tmp.path, 'recipe'));
+    mkdirSync(join(tmp.path, 'shared', 'sub'), { recursive: true });
+    writeFileSync(join(tmp.path, 'recipe', 'build.sh'), 'echo');
+    writeFileSync(join(tmp.path, 'recipe', 'uses'), '# shared files\n../shared\n');
+    writeFileSync(join(tmp.path, 'shared', 'sub', 'init'), 'v1');
+    const script = join(repoRoot, 'images', 'micro', 'lib', 'recipe-hash.sh');
+    const bash = () => execFileSync('bash', [script, join(tmp.path, 'recipe')], { encoding: 'utf8' }).trim();
+    const before = await recipeSha256(join(tmp.path, 'recipe'));
+    expect(before).toBe(bash());
+    writeFileSync(join(tmp.path, 'shared', 'sub', 'init'), 'v2');
+    const after = await recipeSha256(join(tmp.path, 'recipe'));
+    expect(after).not.toBe(before);
+    expect(after).toBe(bash());
+    writeFileSync(join(tmp.path, 'recipe', 'uses'), '../missing\n');
+    await expect(recipeSha256(join(tmp.path, 'recipe'))).rejects.toThrow(ImageError);
+  });
+
   test('sorts by bytes like LC_ALL=C sort, recurses, and skips symlinks like find -type f', async () => {
     // "c-d" < "c/b" in bytes ('-' 0x2d < '/' 0x2f); "B" < "_z" < "a" < "é".
     for (const name of ['B', 'a', 'c-d', 'c.d', 'é', '_z']) writeFileSync(join(tmp.path, name), name);
