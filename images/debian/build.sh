@@ -36,6 +36,13 @@ readonly PACKAGES=(
 )
 # Same modules as the micro initrd: NIC, disk and the filesystems the root needs.
 readonly MODULES=(e1000 e1000e virtio_net virtio_pci virtio_blk ata_piix ahci sd_mod squashfs loop overlay af_packet)
+# Kernel module trees a server's commissioning never loads (graphics, sound, media, wireless,
+# industrial I/O, staging, self-tests): ~120 MiB of the 384 MiB of modules, a quarter of the
+# squashfs, fetched into RAM at every boot. lspci still lists GPUs without their drivers.
+readonly UNUSED_MODULE_TREES=(
+  kernel/drivers/gpu kernel/drivers/media kernel/sound kernel/drivers/net/wireless kernel/drivers/iio
+  kernel/drivers/staging kernel/drivers/comedi kernel/lib/test_*.ko
+)
 # Units that only cost boot time in an environment that lives for minutes.
 readonly MASKED_UNITS=(
   apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service fstrim.timer
@@ -114,6 +121,9 @@ step 3 "configuring cloud-init, systemd and the netboot runner"
 : >"$ROOT/etc/machine-id"
 rm -f -- "$ROOT/var/lib/dbus/machine-id"
 install -D -m 0644 "$RECIPE_DIR/rootfs/90-netboot.cfg" "$ROOT/etc/cloud/cloud.cfg.d/90-netboot.cfg"
+install -D -m 0644 "$RECIPE_DIR/rootfs/netboot-finished.service" "$ROOT/etc/systemd/system/netboot-finished.service"
+mkdir -p "$ROOT/etc/systemd/system/multi-user.target.wants"
+ln -sfn ../netboot-finished.service "$ROOT/etc/systemd/system/multi-user.target.wants/netboot-finished.service"
 for unit in "${MASKED_UNITS[@]}"; do ln -sfn /dev/null "$ROOT/etc/systemd/system/$unit"; done
 printf 'netboot\n' >"$ROOT/etc/hostname"
 : >"$ROOT/etc/fstab"
@@ -143,6 +153,9 @@ make_cpio "$INITRD" "${SOURCE_DATE_EPOCH:-0}" >"$TMP_OUT/initrd.img"
 
 # --- 5. squashfs ----------------------------------------------------------------------------------
 step 5 "building rootfs.squashfs ($COMP)"
+# shellcheck disable=SC2086 # the globs expand inside the module tree
+(cd "$ROOT/usr/lib/modules/$KVER" && rm -rf -- ${UNUSED_MODULE_TREES[*]})
+depmod -b "$ROOT" "$KVER" || die "depmod failed for $KVER"
 rm -rf -- "$ROOT"/boot/* "$ROOT"/var/cache/apt/archives/*.deb "$ROOT"/var/lib/apt/lists/* "$ROOT"/tmp/* "$ROOT"/var/log/*.log
 # Real owners (systemd-journal, messagebus ...) stay: unlike micro's, this tree is not all root's.
 # -b 1M: bigger blocks compress better and the image is read whole into RAM anyway.

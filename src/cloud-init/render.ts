@@ -92,7 +92,10 @@ export function renderNetworkConfig(ctx: SeedContext): string {
 /**
  * Our part of user-data: the runner of this phase's scripts (the micro image's protocol) as a
  * shell-script part, which cloud-init runs in modules-final (scripts_user) whatever runcmd the
- * operator sets; then a cloud-config part that reports the end and powers the machine off.
+ * operator sets; then a cloud-config part that reports the end of cloud-init (phone_home).
+ * The runner only writes "finished": the image's netboot-finished.service posts it after
+ * cloud-final.service, because the appliance powers the machine off as soon as the phase ends,
+ * which would cut cloud-init's last stages (and the operator's runcmd) short.
  */
 function netbootParts(ctx: SeedContext): MimePart[] {
   const base = seedBase(ctx.publicUrl, ctx.token);
@@ -106,16 +109,19 @@ function netbootParts(ctx: SeedContext): MimePart[] {
     ...exports,
     // The env file the micro initrd writes would take precedence over the environment: not here.
     'export NETBOOT_ENV_FILE=/dev/null',
-    'exec /usr/lib/netboot/runner --no-poweroff',
+    'exec /usr/lib/netboot/runner --defer-finished',
     '',
   ].join('\n');
   const config = `#cloud-config\n${yaml({
     phone_home: { url: `${base}/phone-home`, post: ['instance_id', 'hostname'], tries: 3 },
-    // After modules-final, whatever the scripts did: the appliance has their results and decides.
-    power_state: { mode: 'poweroff', delay: 'now', condition: true, message: `netboot: ${ctx.phase} done, powering off` },
+    // Never from cloud-init (also not from the operator's part, which this one overrides): a
+    // shutdown as cloud-final ends would race netboot-finished.service's post, which powers off.
+    power_state: { mode: 'poweroff', condition: false },
   })}`;
   return [
-    { filename: 'netboot-runner.sh', contentType: 'text/x-shellscript', body: script },
+    // scripts_user runs its folder in name order, runcmd's file ("runcmd") included: "zz-" puts
+    // ours after the operator's scripts, as documented.
+    { filename: 'zz-netboot-runner.sh', contentType: 'text/x-shellscript', body: script },
     { filename: 'netboot.cfg', contentType: 'text/cloud-config', body: config },
   ];
 }
@@ -124,7 +130,7 @@ function netbootParts(ctx: SeedContext): MimePart[] {
  * user-data: multipart MIME, the operator's part first and ours after it. cloud-init merges
  * cloud-config parts in order, a later part replacing the keys it sets (the default merge_how), so
  * the operator's keys stand except the two ours needs (phone_home, power_state); shell-script parts
- * all run, the operator's first.
+ * and runcmd all run, the operator's first.
  */
 export function renderUserData(ctx: SeedContext, operator: OperatorUserData): string {
   const parts: MimePart[] = [];

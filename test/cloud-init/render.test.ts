@@ -63,24 +63,24 @@ describe('NoCloud documents', () => {
     expect(renderUserData(ctx, operatorConfig)).toBe(text); // deterministic: same input, same bytes
     const parts = pythonMimeParts(text);
     expect(parts.map((p) => [p.contentType, p.filename])).toEqual([
-      ['text/cloud-config', 'operator.cfg'], ['text/x-shellscript', 'netboot-runner.sh'], ['text/cloud-config', 'netboot.cfg'],
+      ['text/cloud-config', 'operator.cfg'], ['text/x-shellscript', 'zz-netboot-runner.sh'], ['text/cloud-config', 'netboot.cfg'],
     ]);
     expect(parts[0]!.body).toBe(operatorConfig.kind === 'cloud-config' ? operatorConfig.text : '');
     const runner = parts[1]!.body;
     expect(runner).toMatch(/^#!\/bin\/sh\n/);
     expect(runner).toContain("export NETBOOT_TOKEN='tok-0123456789abcdefghij'");
     expect(runner).toContain("export NETBOOT_PHASE='commissioning'");
-    expect(runner).toContain('exec /usr/lib/netboot/runner --no-poweroff');
+    expect(runner).toContain('exec /usr/lib/netboot/runner --defer-finished');
     for (const part of parts.filter((p) => p.contentType === 'text/cloud-config')) {
       const check = cloudInitSchema(part.body);
       expect(check.ok, `${part.filename}: ${check.output}`).toBe(true);
     }
-    expect(load(parts[2]!.body)).toMatchObject({ power_state: { mode: 'poweroff' }, phone_home: { url: 'http://10.213.0.1/cloud-init/tok-0123456789abcdefghij/phone-home' } });
+    expect(load(parts[2]!.body)).toMatchObject({ power_state: { mode: 'poweroff', condition: false }, phone_home: { url: 'http://10.213.0.1/cloud-init/tok-0123456789abcdefghij/phone-home' } });
   });
 
   test('user-data without operator data, and with an operator script', () => {
     const none = pythonMimeParts(renderUserData(ctx, parseOperatorUserData('')));
-    expect(none.map((p) => p.filename)).toEqual(['netboot-runner.sh', 'netboot.cfg']);
+    expect(none.map((p) => p.filename)).toEqual(['zz-netboot-runner.sh', 'netboot.cfg']);
     const script = renderUserData({ ...ctx, phase: 'testing' }, parseOperatorUserData('#!/bin/bash\necho hi'));
     golden('user-data-operator-script.mime', script);
     const parts = pythonMimeParts(script);

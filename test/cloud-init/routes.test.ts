@@ -127,14 +127,14 @@ describe('cloud-init seed, callbacks and operator user-data', () => {
   test('operator user-data: checked by cloud-init schema, merged into the next seed, invalid ones change nothing', async () => {
     const machine = await commissioning();
     const first = await seed(machine.token!, 'user-data');
-    expect(pythonMimeParts(first.body).map((p) => p.filename)).toEqual(['netboot-runner.sh', 'netboot.cfg']);
+    expect(pythonMimeParts(first.body).map((p) => p.filename)).toEqual(['zz-netboot-runner.sh', 'netboot.cfg']);
 
     const ok = await putUserData(machine.id, '#cloud-config\nruncmd:\n  - echo hello\n');
     expect(ok.statusCode, ok.body).toBe(200);
     expect(ok.json()).toMatchObject({ kind: 'cloud-config', schemaChecked: true });
     // The cached document was dropped: the next fetch carries the operator's part.
     const merged = await seed(machine.token!, 'user-data');
-    expect(pythonMimeParts(merged.body).map((p) => p.filename)).toEqual(['operator.cfg', 'netboot-runner.sh', 'netboot.cfg']);
+    expect(pythonMimeParts(merged.body).map((p) => p.filename)).toEqual(['operator.cfg', 'zz-netboot-runner.sh', 'netboot.cfg']);
 
     const badYaml = await putUserData(machine.id, '#cloud-config\nruncmd: [unclosed\n');
     expect(badYaml.statusCode).toBe(400);

@@ -55,7 +55,7 @@ export function fakeMachine(root: string): void {
   p('sys/block/nvme0n1/size', '8\n');
   p('sys/block/nvme0n1/device/model', NASTY_MODEL);
   p('sys/block/nvme0n1/device/serial', 'S"N\\1\n');
-  for (const skipped of ['loop0', 'ram0', 'sr0', 'zram0']) p(`sys/block/${skipped}/size`, '100\n');
+  for (const skipped of ['loop0', 'ram0', 'sr0', 'zram0', 'fd0']) p(`sys/block/${skipped}/size`, '100\n');
   p('sys/class/dmi/id/sys_vendor', 'QEMU\n');
   p('sys/class/dmi/id/product_name', 'Standard PC (i440FX + PIIX, 1996)\n');
   p('sys/class/dmi/id/product_serial', '\n');

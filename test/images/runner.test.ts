@@ -29,10 +29,10 @@ afterEach(async () => {
 interface Run { code: number | null; stdout: string; stderr: string; ms: number }
 
 /** Runs the runner to its end; the environment is what the initrd's env file would give. */
-function runRunner(env: Record<string, string | undefined> = {}): Promise<Run> {
+function runRunner(env: Record<string, string | undefined> = {}, mode = '--no-poweroff'): Promise<Run> {
   const started = Date.now();
   return new Promise((resolvePromise, reject) => {
-    const child = spawn('busybox', ['sh', runner, '--no-poweroff'], {
+    const child = spawn('busybox', ['sh', runner, mode], {
       env: {
         PATH: process.env.PATH,
         NETBOOT_ENV_FILE: join(tmp.path, 'no-env-file'),
@@ -345,5 +345,38 @@ describe.skipIf(!hasBusybox)('runner (busybox sh)', () => {
     expect(run.code).toBe(0);
     expect(api.results().map((r) => r.name)).toEqual(['a', 'b']);
     expect(existsSync(join(tmp.path, 'work', 'scripts', 'scripts', 'a'))).toBe(false);
+  });
+
+  describe('under cloud-init: --defer-finished, then --post-finished (netboot-finished.service)', () => {
+    test('the run leaves finished to the unit, which posts it after cloud-init', async () => {
+      api.tar = await scriptsTar([{ name: 'a', timeout: 10, content: sh('exit 3') }]);
+      const run = await runRunner({}, '--defer-finished');
+      expect(run.code).toBe(0);
+      expect(api.results().map((r) => [r.name, r.exitCode])).toEqual([['a', 3]]);
+      expect(api.to('/api/v1/machine/finished')).toHaveLength(0);
+      expect(run.stdout).toContain("netboot-runner: done commissioning: 1 scripts, 1 failed; finished is posted after cloud-init's last stage");
+      const post = await runRunner({}, '--post-finished');
+      expect(post.code).toBe(0);
+      expect(api.requests.map((r) => r.url.split('?')[0])).toEqual(['/api/v1/machine/scripts', '/api/v1/machine/results', '/api/v1/machine/finished']);
+      expect(JSON.parse(api.to('/api/v1/machine/finished')[0]!.body.toString())).toEqual({ phase: 'commissioning' });
+      expect(post.stdout).toContain('netboot-runner: finished commissioning posted');
+    });
+
+    test('a runner error is kept for the unit too', async () => {
+      api.answers.set('/api/v1/machine/scripts', () => ({ status: 404 }));
+      expect((await runRunner({}, '--defer-finished')).code).toBe(1);
+      expect(api.to('/api/v1/machine/finished')).toHaveLength(0);
+      await runRunner({}, '--post-finished');
+      const body = JSON.parse(api.to('/api/v1/machine/finished')[0]!.body.toString()) as { error: string };
+      expect(body.error).toMatch(/^could not download the commissioning scripts/);
+    });
+
+    test('when the runner part never ran, the unit reports that as the phase error at once', async () => {
+      const post = await runRunner({}, '--post-finished');
+      expect(post.code).toBe(1);
+      expect(api.requests.map((r) => r.url)).toEqual(['/api/v1/machine/finished']);
+      const body = JSON.parse(api.to('/api/v1/machine/finished')[0]!.body.toString()) as { phase: string; error: string };
+      expect(body).toEqual({ phase: 'commissioning', error: expect.stringMatching(/^cloud-init did not run the netboot runner part of user-data/) as string });
+    });
   });
 });

@@ -57,6 +57,9 @@ describe('commissioning in the debian image with real cloud-init (QEMU)', () => 
     // The operator's part and ours both ran, in cloud-init's modules-final.
     await vm.waitFor(/netboot-test: operator part ran/, 10_000, "the operator's runcmd");
     await vm.waitFor(/netboot: cloud-init finished testing/, 10_000, "cloud-init's final message");
+    // netboot-finished.service (journal+console, tagged "runner") posts the end after cloud-final; the
+    // appliance powers the VM off on that post, often before the unit's last line reaches the UART.
+    await vm.waitFor(/runner\[\d+\]: netboot-runner: phase testing/, 10_000, 'netboot-finished.service, after cloud-final');
     const results = lab.cli(['machines', 'results', machine.id, '--limit', '2']);
     for (const script of ['00-inventory', '50-memory', '60-disk-read', '70-network']) expect(results).toContain(script);
     const inventory = lab.store().machines.get(machine.id)!.inventory!;

@@ -130,11 +130,12 @@ disk_json() { # disk_json NAME
     "$(json_str "$(disk_serial "$1")")" "$rot"
 }
 
-# disks: block devices that are disks (not loop, RAM, optical or zram devices), one name per line.
+# disks: block devices that are disks (not loop, RAM, optical, zram or floppy devices: QEMU's i440FX
+# has a floppy controller, whose fd0 reads fail with ENXIO when no diskette is in), one name per line.
 disks() {
   for d in "$R"/sys/block/*; do
     [ -e "$d" ] || continue
-    case ${d##*/} in loop* | ram* | sr* | zram*) continue ;; esac
+    case ${d##*/} in loop* | ram* | sr* | zram* | fd*) continue ;; esac
     echo "${d##*/}"
   done
 }
