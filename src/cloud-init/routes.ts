@@ -45,6 +45,8 @@ function phaseOf(machine: Machine): SeedContext['phase'] {
 /**
  * Which reporting events go on the timeline: each stage's start and finish (init-local, init-network,
  * modules-config, modules-final), and any nested step that did not succeed (with its description).
+ * cloud-init 22.4 publishes a stage's start before it has read the reporting config, so only the
+ * finishes reach us from a real machine; a start that does arrive is kept.
  */
 export function timelineDetail(event: ReportingEvent): string | undefined {
   const stage = !event.name.includes('/');
