@@ -11,11 +11,11 @@
 #
 # Why the micro initrd and not initramfs-tools or live-boot: it already does exactly the HTTP root this
 # needs (FACTS.md measured initramfs-tools' boot script as the fastest of three, live-boot ~25 s slower
-# under TCG), is ~6 MB instead of ~22 MB, and keeps one root-over-HTTP code path for both images.
+# under TCG), is ~2 MB instead of ~22 MB, and keeps one root-over-HTTP code path for both images.
 #
-# squashfs compression (NETBOOT_SQUASHFS_COMP, default zstd): measured on this tree, 2 cores:
-#   see the README ("Boot images") for the figures; zstd -b 1M is within a fifth of xz's size, builds
-#   ~5x faster and decompresses faster at boot; lz4 is twice the size.
+# squashfs compression (NETBOOT_SQUASHFS_COMP, default zstd), measured by bench/images/squashfs.sh on
+# this tree (README, "cloud-init and the debian image"): zstd -b 1M 112 MiB, xz -b 1M 93 MiB but 7x
+# slower to read back, lz4 193 MiB.
 #
 # Host packages (Debian 12): mmdebstrap, squashfs-tools, cpio, kmod, gzip; network: the Debian archive.
 set -euo pipefail

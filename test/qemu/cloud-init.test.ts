@@ -22,7 +22,7 @@ let vm: Launched;
 
 beforeAll(async () => {
   await buildImage({ name: 'micro', imagesDir, recipesDir, force: false, onProgress: () => undefined });
-  // About 6 minutes the first time on two cores (mmdebstrap + squashfs); cached afterwards.
+  // 2-4 minutes the first time on two cores (mmdebstrap + squashfs); cached afterwards.
   await buildImage({ name: 'debian', imagesDir, recipesDir, force: false, onProgress: (line) => console.log(`images/debian: ${line}`) });
   lab = await Lab.start({
     prefix: 'nb-test', imagesDir, commissionImage: 'debian',
