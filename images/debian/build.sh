@@ -63,25 +63,14 @@ DEB_CACHE="$CACHE_ROOT/debian-debs"
 START_NS=$(date +%s%N)
 case $COMP in zstd | xz | lz4 | gzip) ;; *) die "NETBOOT_SQUASHFS_COMP=$COMP: use zstd, xz, lz4 or gzip" ;; esac
 
-TMP_OUT="$OUTDIR.tmp.$$"
-WORK=""
-cleanup() {
-  [[ -n $WORK ]] && rm -rf -- "$WORK"
-  [[ -d $TMP_OUT ]] && rm -rf -- "$TMP_OUT"
-  return 0
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=../micro/lib/output.sh
+source "$MICRO_DIR/lib/output.sh"
+init_output "$OUTDIR"
 
 # --- 1. host tools --------------------------------------------------------------------------------
 step 1 "checking host tools"
-missing=()
-for pair in mmdebstrap:mmdebstrap mksquashfs:squashfs-tools cpio:cpio gzip:gzip depmod:kmod modprobe:kmod \
-  sha256sum:coreutils find:findutils; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
-done
-((${#missing[@]} == 0)) || die "missing host tools; install them with: apt-get install -y $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
+require_tools mmdebstrap:mmdebstrap mksquashfs:squashfs-tools cpio:cpio gzip:gzip depmod:kmod modprobe:kmod \
+  sha256sum:coreutils find:findutils
 [[ $(id -u) -eq 0 ]] || die "the Debian tree is built as root (mmdebstrap --mode=root, real file owners): run as root"
 modprobe --version 2>/dev/null | grep -q kmod || die "modprobe is not kmod's; install it with: apt-get install -y kmod"
 mkdir -p -- "$(dirname -- "$OUTDIR")" "$DEB_CACHE"
@@ -174,14 +163,10 @@ step 6 "checking the tree"
 # --- 7. manifest + atomic rename ------------------------------------------------------------------
 step 7 "writing manifest and $OUTDIR"
 RECIPE_SHA=$(bash "$MICRO_DIR/lib/recipe-hash.sh" "$RECIPE_DIR")
-file_json() {
-  printf '{ "path": "%s", "size": %d, "sha256": "%s" }' "$1" "$(stat -c %s "$TMP_OUT/$1")" \
-    "$(sha256sum <"$TMP_OUT/$1" | cut -d' ' -f1)"
-}
 pkg_json() {
   chroot "$ROOT" dpkg-query -W -f='${Package} ${Version}\n' "$@" | awk '{ printf "%s{ \"name\": \"%s\", \"version\": \"%s\" }", sep, $1, $2; sep = ", " }'
 }
-SECONDS_TOTAL=$(awk -v s="$START_NS" -v e="$(date +%s%N)" 'BEGIN { printf "%.1f", (e - s) / 1e9 }')
+SECONDS_TOTAL=$(seconds_since "$START_NS")
 cat >"$TMP_OUT/manifest.json" <<JSON
 {
   "name": "debian",
@@ -199,9 +184,6 @@ cat >"$TMP_OUT/manifest.json" <<JSON
   "buildSeconds": $SECONDS_TOTAL
 }
 JSON
-# Two renames, as in micro/build.sh (coreutils 9.1 has no `mv --exchange`).
-[[ -e $OUTDIR ]] && mv -T -- "$OUTDIR" "$OUTDIR.old.$$"
-mv -T -- "$TMP_OUT" "$OUTDIR"
-rm -rf -- "$OUTDIR.old.$$"
+publish_output "$OUTDIR"
 printf '      %s: vmlinuz %s, initrd.img %s, rootfs.squashfs %s, %s s\n' "$OUTDIR" \
   "$(du -h "$OUTDIR/vmlinuz" | cut -f1)" "$(du -h "$OUTDIR/initrd.img" | cut -f1)" "$(du -h "$OUTDIR/rootfs.squashfs" | cut -f1)" "$SECONDS_TOTAL"

@@ -55,27 +55,14 @@ DEB_DIR=${DEB_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/netboot/debs}
 EPOCH=${SOURCE_DATE_EPOCH:-0}
 START_NS=$(date +%s%N)
 
-TMP_OUT="$OUTDIR.tmp.$$"
-WORK=""
-cleanup() {
-  [[ -n $WORK ]] && rm -rf -- "$WORK"
-  [[ -d $TMP_OUT ]] && rm -rf -- "$TMP_OUT"
-  return 0
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# shellcheck source=lib/output.sh
+source "$RECIPE_DIR/lib/output.sh"
+init_output "$OUTDIR"
 
 # --- 1. host tools --------------------------------------------------------------------------------
 step 1 "checking host tools"
-missing=()
-for pair in apt-get:apt apt-cache:apt dpkg-deb:dpkg depmod:kmod modprobe:kmod cpio:cpio gzip:gzip \
-  mksquashfs:squashfs-tools sha256sum:coreutils realpath:coreutils find:findutils; do
-  command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
-done
-if ((${#missing[@]})); then
-  die "missing host tools; install them with: apt-get install -y $(printf '%s\n' "${missing[@]}" | sort -u | tr '\n' ' ')"
-fi
+require_tools apt-get:apt apt-cache:apt dpkg-deb:dpkg depmod:kmod modprobe:kmod cpio:cpio gzip:gzip \
+  mksquashfs:squashfs-tools sha256sum:coreutils realpath:coreutils find:findutils
 # busybox's modprobe has no -d/-S/--show-depends; we need kmod's.
 modprobe --version 2>/dev/null | grep -q kmod || die "modprobe is not kmod's; install it with: apt-get install -y kmod"
 [[ $(dpkg --print-architecture 2>/dev/null || uname -m) =~ ^(amd64|x86_64)$ ]] \
@@ -176,12 +163,8 @@ make_squashfs "$ROOTFS" "$EPOCH" "$TMP_OUT/rootfs.squashfs"
 
 # --- 8. manifest + atomic rename ------------------------------------------------------------------
 step 8 "writing manifest and $OUTDIR"
-RECIPE_SHA=$(cd "$RECIPE_DIR" && find . -type f -printf '%P\0' | sort -z | xargs -0 -r sha256sum -- | sha256sum | cut -d' ' -f1)
-file_json() { # ROLE-less entry for one output file
-  printf '{ "path": "%s", "size": %d, "sha256": "%s" }' "$1" "$(stat -c %s "$TMP_OUT/$1")" \
-    "$(sha256sum <"$TMP_OUT/$1" | cut -d' ' -f1)"
-}
-SECONDS_TOTAL=$(awk -v s="$START_NS" -v e="$(date +%s%N)" 'BEGIN { printf "%.1f", (e - s) / 1e9 }')
+RECIPE_SHA=$(bash "$RECIPE_DIR/lib/recipe-hash.sh" "$RECIPE_DIR")
+SECONDS_TOTAL=$(seconds_since "$START_NS")
 cat >"$TMP_OUT/manifest.json" <<EOF
 {
   "name": "micro",
@@ -201,11 +184,5 @@ cat >"$TMP_OUT/manifest.json" <<EOF
   "buildSeconds": $SECONDS_TOTAL
 }
 EOF
-# Two renames: coreutils 9.1 (Debian 12) has no `mv --exchange`. Readers that open OUTDIR between
-# them find no image for a moment; files already open stay readable after the old folder is removed.
-if [[ -e $OUTDIR ]]; then
-  mv -T -- "$OUTDIR" "$OUTDIR.old.$$"
-fi
-mv -T -- "$TMP_OUT" "$OUTDIR"
-rm -rf -- "$OUTDIR.old.$$"
+publish_output "$OUTDIR"
 printf 'built micro %s in %s s: %s\n' "$KVER" "$SECONDS_TOTAL" "$OUTDIR"
