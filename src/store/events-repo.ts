@@ -12,54 +12,78 @@ const toEvent = (r: EventRow): MachineEvent => ({
  * Events are keyed by MAC because a machine is on the wire (DHCP, iPXE) before it exists in the
  * inventory; enlistment adopts the events of its MACs (adoptByMacs).
  *
- * Recording is batched: events queue in memory and are written in one transaction at the end of the
- * event-loop turn (setImmediate), and before any read. With synchronous=FULL each transaction is an
- * fsync; four DHCP events per DORA, each its own fsync, were most of the DHCP server's time under
- * load. An event still queued when the process is killed is lost; leases never wait on events.
+ * Recording is write-behind: events queue in memory and are written in one transaction
+ * `writeBehindMs` after the first of them, or earlier inside the next lease commit (`writeQueued`,
+ * called by the lease store in its own transaction), or before any read. With synchronous=FULL every
+ * transaction is an fsync: four DHCP events per DORA, each its own fsync, were once most of the DHCP
+ * server's time under load, and a separate events transaction next to each lease commit still cost
+ * a second fsync per event-loop turn. An event still queued when the process is killed is lost;
+ * leases never wait on events.
  */
 export class SqliteEventStore implements EventSink {
   private readonly insert;
-  private readonly machineOf;
+  private readonly insertReturning;
   private readonly forMachineStmt;
   private readonly adopt;
   private readonly sinceStmt;
   private readonly listeners = new Set<(event: MachineEvent) => void>();
   private queue: Array<{ at: number; event: MachineEventInput }> = [];
-  private flushScheduled = false;
+  private timer: NodeJS.Timeout | null = null;
   private readonly writeQueue;
   /** Where a failed background write is reported (the appliance logs it); reads throw instead. */
   onWriteError: (error: unknown) => void = (error) => console.error('netboot: writing events failed', error);
 
-  constructor(private readonly db: Db, private readonly now: () => number = Date.now) {
-    this.insert = db.prepare<[number, string, string | null, string, string], EventRow>(
-      'INSERT INTO events (at, mac, machine_id, type, detail) VALUES (?, ?, ?, ?, ?) RETURNING *',
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => number = Date.now,
+    /** How long a recorded event may wait in memory for a transaction to join. */
+    private readonly writeBehindMs = 25,
+  ) {
+    // The machine is looked up inside the INSERT: one statement per event, not two.
+    const values = 'VALUES (?, ?, (SELECT machine_id FROM interfaces WHERE mac = ?), ?, ?)';
+    this.insert = db.prepare<[number, string, string, string, string]>(`INSERT INTO events (at, mac, machine_id, type, detail) ${values}`);
+    this.insertReturning = db.prepare<[number, string, string, string, string], EventRow>(
+      `INSERT INTO events (at, mac, machine_id, type, detail) ${values} RETURNING *`,
     );
-    this.machineOf = db.prepare<[string], { machine_id: string }>('SELECT machine_id FROM interfaces WHERE mac = ?');
     this.forMachineStmt = db.prepare<[string], EventRow>('SELECT * FROM events WHERE machine_id = ? ORDER BY id');
     this.adopt = db.prepare('UPDATE events SET machine_id = ? WHERE mac = ? AND machine_id IS NULL');
     this.sinceStmt = db.prepare<[number, number], EventRow>('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?');
-    this.writeQueue = db.transaction((items: ReadonlyArray<{ at: number; event: MachineEventInput }>) => items.map(({ at, event }) => {
-      const machineId = this.machineOf.get(event.mac)?.machine_id ?? null;
-      return this.insert.get(at, event.mac, machineId, event.type, event.detail ?? '');
-    }));
+    // Rows are read back (RETURNING) only for live subscribers: building them costs more than the insert.
+    this.writeQueue = db.transaction((items: ReadonlyArray<{ at: number; event: MachineEventInput }>) => {
+      if (this.listeners.size === 0) {
+        for (const { at, event } of items) this.insert.run(at, event.mac, event.mac, event.type, event.detail ?? '');
+        return [];
+      }
+      return items.map(({ at, event }) => this.insertReturning.get(at, event.mac, event.mac, event.type, event.detail ?? ''));
+    });
   }
 
   record(event: MachineEventInput): void {
     this.queue.push({ at: this.now(), event });
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => {
+    if (this.timer) return;
+    this.timer = setTimeout(() => {
       try {
         this.flush();
       } catch (error) {
         this.onWriteError(error);
       }
-    });
+    }, this.writeBehindMs);
+    this.timer.unref();
   }
 
-  /** Writes the queued events now (reads and close call it; otherwise the end of the loop turn). */
+  /**
+   * Writes the queued events as part of the caller's open transaction (better-sqlite3 nests it as a
+   * savepoint), so they share its commit: the lease store calls it when it writes leases.
+   */
+  writeQueued(): void {
+    if (this.queue.length === 0) return;
+    this.flush();
+  }
+
+  /** Writes the queued events now (reads and close call it; otherwise the write-behind timer). */
   flush(): void {
-    this.flushScheduled = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
     if (this.queue.length === 0) return;
     if (!this.db.open) {
       this.queue = []; // recorded while shutting down, after the final flush: nowhere to go

@@ -31,7 +31,7 @@ export function openStore(dataDir: string, now: () => number = Date.now): Store 
   return {
     db,
     machines: new SqliteMachineStore(db, now),
-    leases: new SqliteLeaseStore(db),
+    leases: new SqliteLeaseStore(db, () => events.writeQueued()),
     events,
     relays: new SqliteRelayStore(db, now),
     scripts: new SqliteScriptStore(db, now),
