@@ -228,7 +228,8 @@ export class LeasePool {
   }
 
   /**
-   * Writes every committed lease in one transaction; durable on return. On failure memory is
+   * Writes every committed lease in one transaction (committed on return; `durable` waits for the
+   * disk). On failure memory is
    * rebuilt from the store (what is really on disk) and the error is thrown: the caller must not
    * send the replies that depended on these leases.
    */
@@ -242,6 +243,11 @@ export class LeasePool {
       this.load(now);
       throw error;
     }
+  }
+
+  /** Resolves once every flushed lease is on disk (the store's sync); rejects if that fails. */
+  durable(): Promise<void> {
+    return this.store.sync();
   }
 
   /** A free address in `segment` not chosen by the client: never-used first, then recycled, then reclaimed. */

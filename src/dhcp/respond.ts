@@ -31,6 +31,8 @@ export interface RespondInput {
   readonly boot: BootDecision;
   /** Unix milliseconds. */
   readonly now: number;
+  /** classifyClient(request), when the caller has it already (the server does: it asked the Booter). */
+  readonly client?: BootClient | undefined;
 }
 
 /** Expected reasons not to answer; values, not errors (STYLE.md §7). */
@@ -69,7 +71,7 @@ export function respond(ctx: RespondContext, input: RespondInput): Outcome {
   if (request.op !== BootOp.request) return ignore('not-a-request', 'BOOTREPLY received');
   const type = request.options.messageType;
   if (type === undefined) return ignore('not-dhcp', 'no option 53: plain BOOTP is not served');
-  const client = classifyClient(request);
+  const client = 'client' in input ? input.client : classifyClient(request);
   if (!client) return ignore('not-ethernet', `htype ${request.htype} / hlen ${request.chaddr.length} is not Ethernet`);
   const segment = clientSegment(ctx, request);
   if (!segment) return ignore('foreign-relay', `relay ${request.giaddr} is on no served subnet`);

@@ -77,7 +77,7 @@ export async function startDhcpServer(deps: DhcpServerDeps): Promise<DhcpServer>
     bootScriptUrl: deps.bootScriptUrl,
     ...(deps.loaders ? { loaders: deps.loaders } : {}),
   };
-  const batch = new ReplyBatch(() => leases.flush(now()));
+  const batch = new ReplyBatch(() => leases.flush(now()), () => leases.durable());
 
   const receiver = createSocket({ type: 'udp4', reuseAddr: true });
   const sender = createSocket({ type: 'udp4', reuseAddr: true });
@@ -95,9 +95,10 @@ export async function startDhcpServer(deps: DhcpServerDeps): Promise<DhcpServer>
 
   const inFlight = new Set<Promise<void>>();
   let closing = false;
+  const handlerDeps: HandlerDeps = { ...deps, ctx, log, now, sender, batch };
   const onMessage = (message: Buffer, from: RemoteInfo): void => {
     if (closing) return;
-    const task = handlePacket({ ...deps, ctx, log, now, sender, batch }, message, from)
+    const task = handlePacket(handlerDeps, message, from)
       .catch((err: unknown) => log.error({ err }, 'DHCP packet handling failed'))
       .finally(() => inFlight.delete(task));
     inFlight.add(task);
@@ -140,7 +141,8 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
     if (deps.log.isLevelEnabled('trace')) deps.log.trace({ from: source, hex: message.toString('hex') }, 'malformed DHCP packet');
     return;
   }
-  const mac = clientMac(request) ?? formatHexColons(request.chaddr);
+  const ethernetMac = clientMac(request);
+  const mac = ethernetMac ?? formatHexColons(request.chaddr);
   const log = deps.log.child({ mac, xid: `0x${request.xid.toString(16).padStart(8, '0')}` });
   const type = request.options.messageType;
   // Hex dumps only when trace is on: building one costs more than decoding the packet.
@@ -149,7 +151,7 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
   // The timeline gets one event per request: the reply (offer, ack, nak) when there is one, else the
   // request itself with why it went recordRequest. Four events per DORA were a third of the server's
   // time under load, and "dhcp-discover" next to "dhcp-offer" says nothing the offer does not.
-  const received = type !== undefined && request.op === BootOp.request && clientMac(request) ? receivedEvents.get(type) : undefined;
+  const received = type !== undefined && request.op === BootOp.request && ethernetMac ? receivedEvents.get(type) : undefined;
   const recordRequest = (why: string): void => {
     if (received) recordEvent(deps, log, { mac, type: received, detail: why });
   };
@@ -165,7 +167,7 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
       return;
     }
   }
-  const outcome = respond(deps.ctx, { request, boot, now: deps.now() });
+  const outcome = respond(deps.ctx, { request, boot, now: deps.now(), client });
   if (outcome.kind !== 'ignore' || outcome.code !== 'foreign-relay') recordRelay(deps, log, mac, request);
   try {
     await carryOut(deps, log, mac, outcome, recordRequest);
@@ -210,8 +212,8 @@ async function carryOut(
       const { dest } = outcome;
       if (outcome.offer) deps.ctx.leases.hold(outcome.offer);
       if (outcome.lease) {
-        // In memory now (the next request sees it); on disk before the reply leaves, in the batch's
-        // one transaction: a crash after the send loses nothing (ARCHITECTURE.md).
+        // In memory now (the next request sees it); committed and flushed to disk before the reply
+        // leaves, with the rest of the batch: a crash after the send loses nothing (ARCHITECTURE.md).
         deps.ctx.leases.commit(outcome.lease);
         await deps.batch.add(() => sendTo(deps.sender, bytes, dest.port, dest.address));
       } else {

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { migrations } from './migrations.js';
+import { WalSync } from './wal-sync.js';
 
 export type Db = Database.Database;
 
@@ -28,6 +29,25 @@ export function openDatabase(dataDir: string): Db {
   db.pragma('busy_timeout = 5000');
   migrate(db);
   return db;
+}
+
+/**
+ * A second connection to the same database for the DHCP server's lease writes: synchronous=NORMAL,
+ * so a commit does not fsync; `walSync.sync()` makes it durable off the event loop (wal-sync.ts).
+ * Open it after openDatabase (which sets WAL mode and migrates). Its transactions never overlap the
+ * main connection's: both live on the event loop's thread and every transaction is synchronous.
+ */
+export function openLeaseConnection(dataDir: string): { db: Db; walSync: WalSync } {
+  const file = join(dataDir, 'netboot.db');
+  let db: Db;
+  try {
+    db = new Database(file, { fileMustExist: true });
+  } catch (cause) {
+    throw new StoreError(`cannot open database ${file}: ${(cause as Error).message}`, { cause });
+  }
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  return { db, walSync: new WalSync(`${file}-wal`) };
 }
 
 export function migrate(db: Db): void {

@@ -13,12 +13,10 @@ const toEvent = (r: EventRow): MachineEvent => ({
  * inventory; enlistment adopts the events of its MACs (adoptByMacs).
  *
  * Recording is write-behind: events queue in memory and are written in one transaction
- * `writeBehindMs` after the first of them, or earlier inside the next lease commit (`writeQueued`,
- * called by the lease store in its own transaction), or before any read. With synchronous=FULL every
- * transaction is an fsync: four DHCP events per DORA, each its own fsync, were once most of the DHCP
- * server's time under load, and a separate events transaction next to each lease commit still cost
- * a second fsync per event-loop turn. An event still queued when the process is killed is lost;
- * leases never wait on events.
+ * `writeBehindMs` after the first of them, or before any read. With synchronous=FULL every
+ * transaction is an fsync that blocks the event loop: four DHCP events per DORA, each its own fsync,
+ * were once most of the DHCP server's time under load, and one per event-loop turn still a tenth.
+ * An event still queued when the process is killed is lost; leases never wait on events.
  */
 export class SqliteEventStore implements EventSink {
   private readonly insert;
@@ -37,7 +35,7 @@ export class SqliteEventStore implements EventSink {
     private readonly db: Db,
     private readonly now: () => number = Date.now,
     /** How long a recorded event may wait in memory for a transaction to join. */
-    private readonly writeBehindMs = 25,
+    private readonly writeBehindMs = 50,
   ) {
     // The machine is looked up inside the INSERT: one statement per event, not two.
     const values = 'VALUES (?, ?, (SELECT machine_id FROM interfaces WHERE mac = ?), ?, ?)';
@@ -69,15 +67,6 @@ export class SqliteEventStore implements EventSink {
       }
     }, this.writeBehindMs);
     this.timer.unref();
-  }
-
-  /**
-   * Writes the queued events as part of the caller's open transaction (better-sqlite3 nests it as a
-   * savepoint), so they share its commit: the lease store calls it when it writes leases.
-   */
-  writeQueued(): void {
-    if (this.queue.length === 0) return;
-    this.flush();
   }
 
   /** Writes the queued events now (reads and close call it; otherwise the write-behind timer). */

@@ -1,4 +1,4 @@
-import { openDatabase, type Db } from './db.js';
+import { openDatabase, openLeaseConnection, type Db } from './db.js';
 import { SqliteEventStore } from './events-repo.js';
 import { SqliteLeaseStore } from './leases-repo.js';
 import { SqliteMachineStore } from './machines-repo.js';
@@ -27,17 +27,20 @@ export interface Store {
 
 export function openStore(dataDir: string, now: () => number = Date.now): Store {
   const db = openDatabase(dataDir);
+  const leaseConnection = openLeaseConnection(dataDir);
   const events = new SqliteEventStore(db, now);
   return {
     db,
     machines: new SqliteMachineStore(db, now),
-    leases: new SqliteLeaseStore(db, () => events.writeQueued()),
+    leases: new SqliteLeaseStore(leaseConnection.db, leaseConnection.walSync),
     events,
     relays: new SqliteRelayStore(db, now),
     scripts: new SqliteScriptStore(db, now),
     groups: new SqliteGroupStore(db),
     close: () => {
       events.flush(); // queued events are written before the database closes
+      void leaseConnection.walSync.close();
+      leaseConnection.db.close();
       db.close();
     },
   };

@@ -1,5 +1,6 @@
 import type { Lease, LeaseState, LeaseStore } from '../dhcp/lease-store.js';
 import type { Db } from './db.js';
+import type { WalSync } from './wal-sync.js';
 
 interface LeaseRow { mac: string; ip: string; state: string; expires_at: number; hostname: string | null }
 
@@ -9,9 +10,9 @@ function toLease(row: LeaseRow): Lease {
 }
 
 /**
- * SQLite LeaseStore: each upsertMany is one committed transaction (synchronous=FULL), so it is durable
- * on return. `joinCommit` runs inside that transaction first: the store hands it the queued machine
- * events, so a DHCP turn pays one fsync for its leases and its timeline together.
+ * SQLite LeaseStore on its own connection (db.ts openLeaseConnection): each upsertMany is one
+ * committed transaction that survives a crash of the process on return, and `sync` makes it survive a
+ * power loss too (an fdatasync of the WAL on the thread pool, shared by the commits made meanwhile).
  */
 export class SqliteLeaseStore implements LeaseStore {
   private readonly byMacStmt;
@@ -19,7 +20,7 @@ export class SqliteLeaseStore implements LeaseStore {
   private readonly allStmt;
   private readonly upsertTx;
 
-  constructor(db: Db, joinCommit: () => void = () => undefined) {
+  constructor(db: Db, private readonly walSync: WalSync) {
     this.byMacStmt = db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE mac = ?');
     this.byIpStmt = db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE ip = ?');
     this.allStmt = db.prepare<[], LeaseRow>('SELECT * FROM leases ORDER BY ip');
@@ -31,9 +32,8 @@ export class SqliteLeaseStore implements LeaseStore {
     );
     // The allocation policy only hands out an address that is free or expired; an expired lease of
     // another MAC on that address is dropped in the same transaction, keeping ip UNIQUE.
-    // One transaction, one fsync, for a whole batch: the DHCP server's group commit.
+    // One transaction for a whole batch: the DHCP server's group commit.
     this.upsertTx = db.transaction((leases: readonly Lease[]) => {
-      joinCommit();
       for (const lease of leases) {
         freeIp.run(lease.ip, lease.mac);
         upsert.run(lease.mac, lease.ip, lease.state, lease.expiresAt, lease.hostname ?? null);
@@ -53,6 +53,10 @@ export class SqliteLeaseStore implements LeaseStore {
 
   upsertMany(leases: readonly Lease[]): void {
     this.upsertTx(leases);
+  }
+
+  sync(): Promise<void> {
+    return this.walSync.sync();
   }
 
   all(): Lease[] {

@@ -24,6 +24,10 @@ export class InMemoryLeaseStore implements LeaseStore {
   transactions = 0;
   /** Set to make the next upsertMany throw, as a full disk would. */
   failNextWrite = false;
+  /** Set to make the next sync reject, as a failing disk flush (EIO) would. */
+  failNextSync = false;
+  /** How many sync calls resolved. */
+  syncs = 0;
 
   constructor(initial: readonly Lease[] = []) {
     for (const lease of initial) this.put(lease);
@@ -48,6 +52,15 @@ export class InMemoryLeaseStore implements LeaseStore {
       this.put(lease);
       this.writes.push(lease);
     }
+  }
+
+  async sync(): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve)); // a flush is never instant
+    if (this.failNextSync) {
+      this.failNextSync = false;
+      throw new Error('EIO: fdatasync failed');
+    }
+    this.syncs += 1;
   }
 
   private put(lease: Lease): void {

@@ -40,6 +40,8 @@ interface Received {
   readonly length: number;
   /** The client's lease in the store at the moment the datagram arrived. */
   readonly leaseOnArrival: Lease | undefined;
+  /** How many disk flushes of the store had completed when it arrived. */
+  readonly syncsOnArrival: number;
 }
 
 /** A UDP endpoint that queues decoded replies, noting the store's state on arrival. */
@@ -54,7 +56,7 @@ class Peer {
     const peer = new Peer(socket);
     socket.on('message', (bytes) => {
       const packet = decodeDhcp(bytes);
-      const received = { packet, length: bytes.length, leaseOnArrival: store.byMac(mac) };
+      const received = { packet, length: bytes.length, leaseOnArrival: store.byMac(mac), syncsOnArrival: store.syncs };
       const waiter = peer.waiters.shift();
       if (waiter) waiter(received);
       else peer.queue.push(received);
@@ -191,6 +193,22 @@ describe('DHCP server on loopback', () => {
     expect(ack.leaseOnArrival).toMatchObject({ ip: '127.0.0.100', state: 'bound' });
   });
 
+  test('an ACK leaves only after the disk flush; a failed flush sends none', async () => {
+    await relay.send(clientPacket(mac, { messageType: MessageType.discover }, { giaddr: RELAY }), '127.0.0.1');
+    expect((await relay.next()).packet.options.messageType).toBe(MessageType.offer);
+    store.failNextSync = true;
+    const request = { messageType: MessageType.request, serverId: '127.0.0.1', requestedAddress: '127.0.0.100' };
+    await relay.send(clientPacket(mac, request, { giaddr: RELAY }), '127.0.0.1');
+    expect(await relay.nothingWithin(300)).toBe(true);
+    expect(events.events.at(-1)).toMatchObject({ type: 'dhcp-request', detail: 'not answered: EIO: fdatasync failed' });
+    // The lease was committed, so the client's retransmission is its own address, granted once flushed.
+    await relay.send(clientPacket(mac, request, { giaddr: RELAY }), '127.0.0.1');
+    const ack = await relay.next();
+    expect(ack.packet.options.messageType).toBe(MessageType.ack);
+    expect(ack.packet.yiaddr).toBe('127.0.0.100');
+    expect(ack.syncsOnArrival).toBe(1);
+  });
+
   test('ACKs for concurrent clients share one write (group commit)', async () => {
     const macs = Array.from({ length: 20 }, (_, i) => `52:54:00:aa:00:${i.toString(16).padStart(2, '0')}`);
     for (const m of macs) await relay.send(clientPacket(m, { messageType: MessageType.discover }, { giaddr: RELAY }), '127.0.0.1');
@@ -202,6 +220,7 @@ describe('DHCP server on loopback', () => {
     expect(new Set(acks.map((a) => a.packet.yiaddr)).size).toBe(20);
     expect(store.writes).toHaveLength(20);
     expect(store.transactions).toBeLessThan(20);
+    expect(store.syncs).toBeLessThanOrEqual(store.transactions);
   });
 
   test('a NAK for a wrong-subnet INIT-REBOOT goes to the relay with the broadcast bit', async () => {

@@ -1,0 +1,69 @@
+// The lease connection (synchronous=NORMAL) and WalSync, which makes its commits durable with an
+// fdatasync of the WAL off the event loop. Real SQLite files in a temp folder; fdatasync is counted
+// on the real FileHandle, not replaced.
+import { open } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { openStore, type Store } from '../../src/store/index.js';
+import { WalSync } from '../../src/store/wal-sync.js';
+import { tempDir } from '../support/fixtures.js';
+
+const lease = (n: number) => ({ mac: `52:54:00:00:00:${n.toString(16).padStart(2, '0')}`, ip: `192.0.2.${n}`, state: 'bound' as const, expiresAt: 2e12 });
+
+describe('lease durability', () => {
+  let dir: ReturnType<typeof tempDir>;
+  let store: Store;
+  beforeEach(() => {
+    dir = tempDir();
+    store = openStore(dir.path);
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    store.close();
+    dir.cleanup();
+  });
+
+  test('a committed lease is visible at once, to the main connection too, and sync resolves', async () => {
+    store.leases.upsertMany([lease(10)]);
+    expect(store.leases.byMac(lease(10).mac)).toMatchObject({ ip: '192.0.2.10' });
+    expect(store.db.prepare('SELECT ip FROM leases WHERE mac = ?').get(lease(10).mac)).toEqual({ ip: '192.0.2.10' });
+    await expect(store.leases.sync()).resolves.toBeUndefined();
+  });
+
+  test('callers during a flush share the next one: many syncs, at most two fdatasyncs', async () => {
+    store.leases.upsertMany([lease(1)]);
+    await store.leases.sync(); // opens the WAL descriptor
+    const handle = await open(`${dir.path}/netboot.db-wal`, 'r');
+    const datasync = vi.spyOn(Object.getPrototypeOf(handle) as { datasync(): Promise<void> }, 'datasync');
+    await handle.close();
+    const waits = [];
+    for (let n = 2; n < 22; n++) {
+      store.leases.upsertMany([lease(n)]);
+      waits.push(store.leases.sync());
+    }
+    await Promise.all(waits);
+    expect(datasync.mock.calls.length).toBeGreaterThanOrEqual(1);
+    expect(datasync.mock.calls.length).toBeLessThanOrEqual(2);
+  });
+
+  test('leases survive closing and reopening the store', async () => {
+    store.leases.upsertMany([lease(3), lease(4)]);
+    await store.leases.sync();
+    store.close();
+    store = openStore(dir.path);
+    expect(store.leases.all().map((l) => l.ip)).toEqual(['192.0.2.3', '192.0.2.4']);
+  });
+});
+
+describe('WalSync', () => {
+  test('a missing WAL rejects with the reason, and a closed one refuses', async () => {
+    const dir = tempDir();
+    try {
+      const sync = new WalSync(`${dir.path}/absent.db-wal`);
+      await expect(sync.sync()).rejects.toThrow(/ENOENT/);
+      await sync.close();
+      await expect(sync.sync()).rejects.toThrow(/closed/);
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
