@@ -71,7 +71,9 @@ export function classifyClient(packet: DhcpPacket): BootClient | undefined {
   const code = archCode(packet);
   const arch = (code === undefined ? undefined : archCodes.get(code)?.arch) ?? 'unknown';
   const uuid = machineUuid(packet);
-  return { mac, arch, firmware: classifyFirmware(packet), ...(uuid ? { uuid } : {}) };
+  const client: { -readonly [K in keyof BootClient]: BootClient[K] } = { mac, arch, firmware: classifyFirmware(packet) };
+  if (uuid) client.uuid = uuid; // assigned, not spread: this runs for every packet (reply-fields.ts)
+  return client;
 }
 
 /**

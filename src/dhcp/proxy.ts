@@ -15,7 +15,7 @@ import {
 import { bootReply, type BootDecision, type BootReply, type LoaderChoice } from './boot-file.js';
 import { classifyClient } from './classify.js';
 import { replyDestination, type Destination } from './reply.js';
-import { echoedOptions, replyHeader } from './reply-fields.js';
+import { echoOptions, replyTo, type MutableOptions } from './reply-fields.js';
 
 /** Which socket a request came in on: the DHCP server port (67) or the PXE boot server port (4011). */
 export type ProxyPort = 'dhcp' | 'pxe';
@@ -100,8 +100,7 @@ export function proxyRespond(ctx: ProxyContext, input: ProxyInput): ProxyOutcome
   const dest = destination(ctx, input, screen.reply);
   if (!dest) return ignore('no-return-address', `DHCPREQUEST on the PXE port from ${input.from.address} without ciaddr`);
   const offer = screen.reply === MessageType.offer;
-  const packet: DhcpPacket = {
-    ...replyHeader(request),
+  const packet = replyTo(request, {
     // No address to unicast to: a relay must broadcast the offer on (RFC 2131 §4.1, PXE 2.1 §2.5.1).
     flags: offer ? request.flags | BROADCAST_FLAG : request.flags,
     ciaddr: offer ? ZERO_ADDRESS : request.ciaddr,
@@ -110,7 +109,7 @@ export function proxyRespond(ctx: ProxyContext, input: ProxyInput): ProxyOutcome
     siaddr: ctx.serverAddress,
     file: boot.file,
     options: proxyOptions(ctx, request, client, boot, screen.reply, via),
-  };
+  });
   return { kind: 'reply', packet, dest };
 }
 
@@ -148,17 +147,18 @@ function proxyOptions(
   const { ipxeEncapsulated: _unused, ...bootOptions } = boot.options;
   const vendorSpecific = pxeVendorOptions(client, via);
   const { clientMachineId } = request.options;
-  return {
+  const options: MutableOptions = {
     messageType: type,
     serverId: ctx.serverAddress,
     // PXE 2.1 §2.2.5: a proxy offer is one that says "PXEClient"; HTTP Boot needs "HTTPClient" (bootOptions).
     vendorClassId: 'PXEClient',
     ...bootOptions,
-    ...(vendorSpecific ? { vendorSpecific } : {}),
-    // Option 97 echoed as PXE servers do (dnsmasq pxe_misc); some PXE ROMs match replies on it.
-    ...(clientMachineId ? { clientMachineId } : {}),
-    ...echoedOptions(request),
   };
+  if (vendorSpecific) options.vendorSpecific = vendorSpecific;
+  // Option 97 echoed as PXE servers do (dnsmasq pxe_misc); some PXE ROMs match replies on it.
+  if (clientMachineId) options.clientMachineId = clientMachineId;
+  echoOptions(request, options);
+  return options;
 }
 
 /**

@@ -1,10 +1,11 @@
 // Building replies (RFC 2131 §4.3.1 Table 3) and choosing where they go (RFC 2131 §4.1). Pure.
 import {
-  BootOp, BROADCAST_FLAG, formatIpv4, LIMITED_BROADCAST, MessageType, parseIpv4, ZERO_ADDRESS,
+  BROADCAST_FLAG, formatIpv4, LIMITED_BROADCAST, MessageType, parseIpv4, ZERO_ADDRESS,
   type DhcpOptions, type DhcpPacket,
 } from './codec/index.js';
 import type { BootReply } from './boot-file.js';
 import { subnetMaskText, type Segment, type ServedNetwork } from './network.js';
+import { echoOptions, replyTo, type MutableOptions } from './reply-fields.js';
 
 export interface Destination {
   readonly address: string;
@@ -38,50 +39,24 @@ export function replyDestination(
   return { address: LIMITED_BROADCAST, port: ports.client, broadcast: true };
 }
 
-/** The fields every reply copies from its request (RFC 2131 Table 3). */
-function replyHeader(request: DhcpPacket): Omit<DhcpPacket, 'yiaddr' | 'siaddr' | 'ciaddr' | 'file' | 'options'> {
-  return {
-    op: BootOp.reply,
-    htype: request.htype,
-    hops: 0,
-    xid: request.xid,
-    secs: 0,
-    flags: request.flags,
-    giaddr: request.giaddr,
-    chaddr: request.chaddr,
-    sname: '',
-  };
-}
-
-/** Options echoed from the request: 61 (RFC 6842 §3: MUST, unaltered) and 82 (RFC 3046 §2.2). */
-function echoedOptions(request: DhcpPacket): DhcpOptions {
-  const { clientId, relayAgentInformation } = request.options;
-  return {
-    ...(clientId ? { clientId } : {}),
-    ...(relayAgentInformation ? { relayAgentInformation } : {}),
-  };
-}
+/** Per segment, built once: the same for every reply on it. Frozen, so no reply can change it. */
+const networkOptionsCache = new WeakMap<Segment, Readonly<DhcpOptions>>();
 
 /** Subnet mask, router, DNS, domain, NTP and MTU of the client's segment, as configured. */
-function networkOptions(ctx: ReplyContext): DhcpOptions {
-  const { options } = ctx.segment;
-  return {
-    subnetMask: subnetMaskText(ctx.segment.subnet),
+function networkOptions(segment: Segment): Readonly<DhcpOptions> {
+  let cached = networkOptionsCache.get(segment);
+  if (cached) return cached;
+  const { options } = segment;
+  cached = Object.freeze({
+    subnetMask: subnetMaskText(segment.subnet),
     ...(options.router ? { routers: [options.router] } : {}),
     ...(options.dns.length > 0 ? { dnsServers: options.dns } : {}),
     ...(options.domain ? { domainName: options.domain } : {}),
     ...(options.ntp.length > 0 ? { ntpServers: options.ntp } : {}),
     ...(options.mtu === undefined ? {} : { interfaceMtu: options.mtu }),
-  };
-}
-
-/** Option 51 with T1 = 0.5 and T2 = 0.875 of it (RFC 2131 §4.4.5 defaults). */
-function leaseTimeOptions(seconds: number): DhcpOptions {
-  return {
-    leaseTime: seconds,
-    renewalTime: Math.floor(seconds * 0.5),
-    rebindingTime: Math.floor(seconds * 0.875),
-  };
+  });
+  networkOptionsCache.set(segment, cached);
+  return cached;
 }
 
 export interface GrantFields {
@@ -96,42 +71,41 @@ export interface GrantFields {
 export function grantReply(ctx: ReplyContext, request: DhcpPacket, fields: GrantFields): DhcpPacket {
   // The request's ciaddr is kept in an ACK (Table 3: "ciaddr from DHCPREQUEST or 0"), never in an OFFER.
   const ciaddr = fields.type === MessageType.ack ? request.ciaddr : ZERO_ADDRESS;
-  return {
-    ...replyHeader(request),
+  const serverAddress = formatIpv4(ctx.network.serverAddress);
+  // Assembled by assignment (reply-fields.ts says why); later assignments win.
+  const options: MutableOptions = { messageType: fields.type, serverId: serverAddress };
+  if (fields.leaseSeconds !== undefined) {
+    // Option 51 with T1 = 0.5 and T2 = 0.875 of it (RFC 2131 §4.4.5 defaults).
+    options.leaseTime = fields.leaseSeconds;
+    options.renewalTime = Math.floor(fields.leaseSeconds * 0.5);
+    options.rebindingTime = Math.floor(fields.leaseSeconds * 0.875);
+  }
+  Object.assign(options, networkOptions(ctx.segment), fields.boot?.options);
+  echoOptions(request, options);
+  return replyTo(request, {
     ciaddr,
     yiaddr: fields.address ?? ZERO_ADDRESS,
     // Next server: where TFTP loaders come from (FACTS.md: the client uses siaddr, not option 54).
-    siaddr: formatIpv4(ctx.network.serverAddress),
+    siaddr: serverAddress,
     file: fields.boot?.file ?? '',
-    options: {
-      messageType: fields.type,
-      serverId: formatIpv4(ctx.network.serverAddress),
-      ...(fields.leaseSeconds === undefined ? {} : leaseTimeOptions(fields.leaseSeconds)),
-      ...networkOptions(ctx),
-      ...fields.boot?.options,
-      ...echoedOptions(request),
-    },
-  };
+    options,
+  });
 }
 
 /** NAK (RFC 2131 Table 3): only 53, 54, 56 and the echoes; no addresses, no file. */
 export function nakReply(ctx: ReplyContext, request: DhcpPacket, message: string): DhcpPacket {
   const relayed = request.giaddr !== ZERO_ADDRESS;
-  return {
-    ...replyHeader(request),
+  const options: MutableOptions = { messageType: MessageType.nak, serverId: formatIpv4(ctx.network.serverAddress), message };
+  echoOptions(request, options);
+  return replyTo(request, {
     // RFC 2131 §4.3.2: a relayed NAK sets the broadcast bit so that the relay broadcasts it on.
     flags: relayed ? request.flags | BROADCAST_FLAG : request.flags,
     ciaddr: ZERO_ADDRESS,
     yiaddr: ZERO_ADDRESS,
     siaddr: ZERO_ADDRESS,
     file: '',
-    options: {
-      messageType: MessageType.nak,
-      serverId: formatIpv4(ctx.network.serverAddress),
-      message,
-      ...echoedOptions(request),
-    },
-  };
+    options,
+  });
 }
 
 /** The client's hostname (option 12) without the NUL some clients append (RFC 2132 §2 says not to). */

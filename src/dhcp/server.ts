@@ -227,7 +227,7 @@ async function carryOut(
       const sent = sentEvents.get(type);
       if (sent) {
         const detail = type === MessageType.nak ? outcome.packet.options.message : ip;
-        recordEvent(deps, log, { mac, type: sent, ...(detail ? { detail } : {}) });
+        recordEvent(deps, log, detail ? { mac, type: sent, detail } : { mac, type: sent });
       }
       return;
     }
