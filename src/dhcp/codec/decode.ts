@@ -107,17 +107,23 @@ function takeOverload(collected: Map<number, CollectedOption>): number {
   return data[0]!;
 }
 
+/** `option <code>` for every code, built once: the error field of each option decoded. */
+const optionFields: readonly string[] = Array.from({ length: 256 }, (_, code) => `option ${code}`);
+
 function decodeOptionValues(collected: Map<number, CollectedOption>): DhcpOptions {
   const named: Record<string, unknown> = {};
   const unknown = new Map<number, Uint8Array>();
-  for (const [code, { chunks, offset }] of [...collected].sort(([a], [b]) => a - b)) {
-    const data = chunks.length === 1 ? Buffer.from(chunks[0]!) : Buffer.concat(chunks);
+  for (const code of [...collected.keys()].sort((a, b) => a - b)) {
+    const { chunks, offset } = collected.get(code)!;
+    // A view of the packet when the option came in one piece: kind decoders copy what they keep
+    // (option-values.ts), so no value aliases the caller's buffer.
+    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
     const entry = optionByCode.get(code);
     if (!entry) {
-      unknown.set(code, data);
+      unknown.set(code, Buffer.from(data));
       continue;
     }
-    named[entry.name] = decodeKind(entry.kind, data, { field: `option ${code}`, offset });
+    named[entry.name] = decodeKind(entry.kind, data, { field: optionFields[code]!, offset });
   }
   if (unknown.size > 0) named.unknown = unknown;
   return named as DhcpOptions;

@@ -212,7 +212,11 @@ export const kindCodecs: { readonly [K in OptionKind]: KindCodec<K> } = {
     encode: (value) => copy(value),
   },
   'u8-list': {
-    decode: (data) => [...data],
+    decode: (data) => {
+      const codes = new Array<number>(data.length); // a loop: spreading a Buffer's iterator costs more
+      for (let i = 0; i < data.length; i++) codes[i] = data[i]!;
+      return codes;
+    },
     encode: (value, field) => {
       value.forEach((code) => requireInteger(field, code, 0xff));
       return Buffer.from(value);
