@@ -24,20 +24,13 @@ export class SqliteLeaseStore implements LeaseStore {
     this.byMacStmt = db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE mac = ?');
     this.byIpStmt = db.prepare<[string], LeaseRow>('SELECT * FROM leases WHERE ip = ?');
     this.allStmt = db.prepare<[], LeaseRow>('SELECT * FROM leases ORDER BY ip');
-    const freeIp = db.prepare('DELETE FROM leases WHERE ip = ? AND mac <> ?');
-    const upsert = db.prepare(
-      `INSERT INTO leases (mac, ip, state, expires_at, hostname) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT(mac) DO UPDATE SET ip = excluded.ip, state = excluded.state,
-         expires_at = excluded.expires_at, hostname = excluded.hostname`,
-    );
-    // The allocation policy only hands out an address that is free or expired; an expired lease of
-    // another MAC on that address is dropped in the same transaction, keeping ip UNIQUE.
+    // One lease per MAC (the primary key) and one MAC per address (ip UNIQUE): REPLACE deletes the
+    // MAC's old row and, when the policy hands out an expired or released address, the row of the
+    // MAC that last held it, then inserts; one statement where an upsert needed a DELETE first.
+    const upsert = db.prepare('INSERT OR REPLACE INTO leases (mac, ip, state, expires_at, hostname) VALUES (?, ?, ?, ?, ?)');
     // One transaction for a whole batch: the DHCP server's group commit.
     this.upsertTx = db.transaction((leases: readonly Lease[]) => {
-      for (const lease of leases) {
-        freeIp.run(lease.ip, lease.mac);
-        upsert.run(lease.mac, lease.ip, lease.state, lease.expiresAt, lease.hostname ?? null);
-      }
+      for (const lease of leases) upsert.run(lease.mac, lease.ip, lease.state, lease.expiresAt, lease.hostname ?? null);
     });
   }
 
