@@ -12,6 +12,13 @@ export interface TransferLink {
   send(datagram: Buffer): void;
 }
 
+export interface TransferHooks {
+  /** At once when the session ends, before the source is closed (`finished` waits for that). */
+  readonly onEnd?: (end: SessionEnd) => void;
+  /** Once, when the last block has first been sent. */
+  readonly onLastBlockSent?: () => void;
+}
+
 export class Transfer {
   /** Resolves once, when the session has ended and the source is closed. */
   readonly finished: Promise<SessionEnd>;
@@ -21,6 +28,7 @@ export class Transfer {
   private timerAt = 0;
   private deadline: number | null = null;
   private closed = false;
+  private lastBlockSent = false;
 
   constructor(
     private readonly session: ReadSession,
@@ -28,8 +36,7 @@ export class Transfer {
     private readonly link: TransferLink,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-    /** Called at once when the session ends, before the source is closed (`finished` waits for that). */
-    private readonly onEnd: (end: SessionEnd) => void = () => undefined,
+    private readonly hooks: TransferHooks = {},
   ) {
     this.finished = new Promise((resolve) => {
       this.resolveFinished = resolve;
@@ -68,6 +75,10 @@ export class Transfer {
   private apply(step: Step): void {
     if (this.closed) return;
     for (const datagram of step.send) this.link.send(datagram);
+    if (!this.lastBlockSent && this.session.lastBlockSent) {
+      this.lastBlockSent = true;
+      this.hooks.onLastBlockSent?.();
+    }
     if (step.end) {
       this.close(step.end);
       return;
@@ -115,7 +126,7 @@ export class Transfer {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.onEnd(end);
+    this.hooks.onEnd?.(end);
     this.source.close().catch((err: unknown) => this.log.warn({ err }, 'closing the file failed'))
       .finally(() => this.resolveFinished(end));
   }
