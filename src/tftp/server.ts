@@ -68,7 +68,7 @@ interface Slot {
   readonly address: string;
   abort?: (message: string) => void;
   /** The last block is out: a new RRQ from this TID is the client's next request, not a repeat. */
-  lastBlockSent: boolean;
+  lastBlockSent?: () => boolean;
   /** That next request, handled once this transfer lets go of the TID. */
   next?: { readonly bytes: Buffer; readonly from: RemoteInfo };
 }
@@ -142,7 +142,7 @@ export async function startTftpServer(deps: TftpServerDeps): Promise<TftpServer>
     // Once the last block is out, though, an RRQ is tftp-hpa's next file, sent right after its last
     // ACK: that ACK may still be on its way through a worker, so the request waits for the slot.
     const busy = slots.get(client);
-    if (busy?.lastBlockSent) {
+    if (busy?.lastBlockSent?.()) {
       busy.next = { bytes, from };
       clientLog.debug({ name: packet.filename }, 'request held: the transfer to this client port is ending');
       return;
@@ -166,7 +166,7 @@ export async function startTftpServer(deps: TftpServerDeps): Promise<TftpServer>
     if ((perAddress.get(from.address) ?? 0) >= limits.maxPerClient) {
       return fail(ErrorCode.notDefined, 'too many transfers from this client', `${limits.maxPerClient} transfers from ${from.address} running (tftp.maxPerClient)`, 'warn');
     }
-    const slot: Slot = { address: from.address, lastBlockSent: false };
+    const slot: Slot = { address: from.address };
     slots.set(client, slot);
     perAddress.set(from.address, (perAddress.get(from.address) ?? 0) + 1);
     let released = false;
@@ -262,14 +262,10 @@ async function serve(ctx: ServeContext): Promise<SessionEnd | null> {
   };
   // A source without a handover (a custom TftpFiles) cannot move to a worker: it runs here.
   const handover = ctx.pool ? source.handover : undefined;
-  const hooks: TransferHooks = {
-    onEnd: ctx.releaseSlot,
-    onLastBlockSent: () => {
-      ctx.slot.lastBlockSent = true;
-    },
-  };
+  const hooks: TransferHooks = { onEnd: ctx.releaseSlot };
   const handle: TransferHandle = handover ? ctx.pool!.run(job, handover, log, hooks) : runTransfer(job, source, log, hooks);
   ctx.slot.abort = (message) => handle.abort(message);
+  ctx.slot.lastBlockSent = handle.lastBlockSent;
   const outcome = await handle.outcome;
   // The worker is done with the file: it is ours to close (runTransfer closes its own source).
   if (handover) await source.close().catch((err: unknown) => log.warn({ err }, 'closing the file failed'));

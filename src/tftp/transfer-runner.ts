@@ -28,6 +28,8 @@ export interface TransferHandle {
   abort(message: string): void;
   /** Resolves once the sockets are closed. */
   readonly outcome: Promise<TransferOutcome>;
+  /** True from just before the last block first goes out: the client may finish any moment. */
+  lastBlockSent(): boolean;
 }
 
 /**
@@ -38,6 +40,7 @@ export interface TransferHandle {
 export function runTransfer(job: TransferJob, source: TftpSource, log: Logger, hooks: TransferHooks): TransferHandle {
   let aborted: string | null = null;
   let transfer: Transfer | null = null;
+  let lastBlockSent = false;
   const outcome = (async (): Promise<TransferOutcome> => {
     let sockets: TransferSockets;
     try {
@@ -49,7 +52,13 @@ export function runTransfer(job: TransferJob, source: TftpSource, log: Logger, h
     const { socket, strangers } = sockets;
     const { params } = job;
     const session = new ReadSession({ size: source.size, retries: job.retries, ...params });
-    const current = new Transfer(session, source, { send: (d) => socket.send(d) }, log, Date.now, hooks);
+    const current = new Transfer(session, source, { send: (d) => socket.send(d) }, log, Date.now, {
+      ...hooks,
+      onLastBlockSent: () => {
+        lastBlockSent = true;
+        hooks.onLastBlockSent?.();
+      },
+    });
     transfer = current;
     const onStranger = strangerHandler(strangers, log);
     // The check matters only for what a stranger managed to queue before connect() took effect.
@@ -70,6 +79,7 @@ export function runTransfer(job: TransferJob, source: TftpSource, log: Logger, h
   })();
   return {
     outcome,
+    lastBlockSent: () => lastBlockSent,
     abort(message) {
       aborted ??= message;
       transfer?.abort(message);

@@ -27,7 +27,7 @@ const running = new Map<number, (message: string) => void>();
 port.on('message', (message: ToWorker) => {
   switch (message.type) {
     case 'start':
-      void start(message.id, message.job, message.source);
+      void start(message.id, message.job, message.source, new Int32Array(message.state));
       break;
     case 'abort':
       running.get(message.id)?.(message.message);
@@ -38,7 +38,7 @@ port.on('message', (message: ToWorker) => {
 });
 post({ type: 'ready' });
 
-async function start(id: number, job: TransferJob, handover: TftpHandover): Promise<void> {
+async function start(id: number, job: TransferJob, handover: TftpHandover, state: Int32Array): Promise<void> {
   const log = root.child({ transfer: id });
   let aborted: string | null = null;
   running.set(id, (message) => {
@@ -47,7 +47,7 @@ async function start(id: number, job: TransferJob, handover: TftpHandover): Prom
   const source = await sourceFor(handover, log);
   const handle = runTransfer(job, source, log, {
     onEnd: (end) => post({ type: 'end', id, end }),
-    onLastBlockSent: () => post({ type: 'last', id }),
+    onLastBlockSent: () => Atomics.store(state, 0, 1),
   });
   running.set(id, handle.abort);
   if (aborted !== null) handle.abort(aborted);

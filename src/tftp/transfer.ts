@@ -15,7 +15,7 @@ export interface TransferLink {
 export interface TransferHooks {
   /** At once when the session ends, before the source is closed (`finished` waits for that). */
   readonly onEnd?: (end: SessionEnd) => void;
-  /** Once, when the last block has first been sent. */
+  /** Once, just before the last block is first sent. */
   readonly onLastBlockSent?: () => void;
 }
 
@@ -74,11 +74,12 @@ export class Transfer {
 
   private apply(step: Step): void {
     if (this.closed) return;
-    for (const datagram of step.send) this.link.send(datagram);
+    // Before the send: whoever watches must know before the client can react to the block.
     if (!this.lastBlockSent && this.session.lastBlockSent) {
       this.lastBlockSent = true;
       this.hooks.onLastBlockSent?.();
     }
+    for (const datagram of step.send) this.link.send(datagram);
     if (step.end) {
       this.close(step.end);
       return;

@@ -70,9 +70,12 @@ export class WorkerPool {
     const outcome = new Promise<TransferOutcome>((resolve) => {
       member.transfers.set(id, { log, hooks, resolve, ended: false });
     });
-    this.post(member, { type: 'start', id, job, source });
+    const state = new SharedArrayBuffer(4);
+    const flags = new Int32Array(state);
+    this.post(member, { type: 'start', id, job, source, state });
     return {
       outcome,
+      lastBlockSent: () => Atomics.load(flags, 0) === 1,
       abort: (message) => {
         if (member.transfers.has(id)) this.post(member, { type: 'abort', id, message });
       },
@@ -138,9 +141,6 @@ export class WorkerPool {
     const running = member.transfers.get(message.id);
     if (!running) return;
     switch (message.type) {
-      case 'last':
-        running.hooks.onLastBlockSent?.();
-        break;
       case 'end':
         running.ended = true;
         running.hooks.onEnd?.(message.end);

@@ -13,14 +13,17 @@ export interface WorkerSetup {
 }
 
 export type ToWorker =
-  | { readonly type: 'start'; readonly id: number; readonly job: TransferJob; readonly source: TftpHandover }
+  /**
+   * `state`: an Int32Array's memory shared with the main thread; [0] becomes 1 just before the last
+   * block first goes out, so the listener knows at once when the client's next RRQ may come (a
+   * message could arrive after that RRQ).
+   */
+  | { readonly type: 'start'; readonly id: number; readonly job: TransferJob; readonly source: TftpHandover; readonly state: SharedArrayBuffer }
   | { readonly type: 'abort'; readonly id: number; readonly message: string };
 
 export type FromWorker =
   /** Imports done, listening for work. */
   | { readonly type: 'ready' }
-  /** The last block has first been sent (the client's next RRQ from this port may be near). */
-  | { readonly type: 'last'; readonly id: number }
   /** The session ended; its sockets are closing (the client's slot can be freed now). */
   | { readonly type: 'end'; readonly id: number; readonly end: SessionEnd }
   /** Sockets closed and no read of the source outstanding: the main thread may close the file. */
