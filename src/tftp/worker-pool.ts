@@ -26,6 +26,8 @@ interface Member {
   worker: Worker;
   readonly transfers: Map<number, Running>;
   ready: boolean;
+  /** False between a worker's death and its replacement: no work goes there. */
+  alive: boolean;
 }
 
 export interface WorkerInfo {
@@ -65,7 +67,12 @@ export class WorkerPool {
 
   /** Runs a transfer in the least busy worker; the same contract as runTransfer in the main thread. */
   run(job: TransferJob, source: TftpHandover, log: Logger, hooks: TransferHooks): TransferHandle {
-    const member = this.members.reduce((a, b) => (b.transfers.size < a.transfers.size ? b : a));
+    const alive = this.members.filter((m) => m.alive);
+    if (alive.length === 0) {
+      // Every worker died before it was ready and waits to be restarted: refuse, do not queue.
+      return { outcome: Promise.resolve({ kind: 'refused', reason: 'no TFTP transfer worker is running' }), lastBlockSent: () => false, abort: () => undefined };
+    }
+    const member = alive.reduce((a, b) => (b.transfers.size < a.transfers.size ? b : a));
     const id = this.nextId++;
     const outcome = new Promise<TransferOutcome>((resolve) => {
       member.transfers.set(id, { log, hooks, resolve, ended: false });
@@ -95,7 +102,7 @@ export class WorkerPool {
   }
 
   private spawn(): Member {
-    const member: Member = { worker: this.newWorker(), transfers: new Map(), ready: false };
+    const member: Member = { worker: this.newWorker(), transfers: new Map(), ready: false, alive: true };
     this.attach(member);
     return member;
   }
@@ -164,11 +171,13 @@ export class WorkerPool {
       running.resolve({ kind: 'ended', end });
     }
     member.transfers.clear();
+    member.alive = false;
     if (this.closing) return;
     this.log.warn({ threadId: member.worker.threadId, code }, 'TFTP transfer worker stopped: starting another');
     const replace = (): void => {
       member.worker = this.newWorker(); // same slot: late messages of the dead worker have nowhere to go
       member.ready = false;
+      member.alive = true;
       this.attach(member);
     };
     if (member.ready) replace();
