@@ -117,6 +117,8 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
           mtu: config.tftp.mtu, maxTransfers: config.tftp.maxTransfers, maxPerClient: config.tftp.maxPerClient,
           timeoutMs: config.tftp.timeoutMs, retries: config.tftp.retries, maxWindow: config.tftp.maxWindow,
         },
+        ...(config.tftp.workers === undefined ? {} : { workers: config.tftp.workers }),
+        cacheBytes: config.tftp.cacheMiB * 1024 * 1024,
         events: (event) => {
           const mac = macOfAddress(event.address);
           // ERROR 8 after our OACK is the PXE/OVMF tsize probe (FACTS.md), not a failure worth a timeline entry.

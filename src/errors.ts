@@ -76,8 +76,12 @@ export class CloudInitError extends NetbootError {
   override readonly statusCode = 500; // a document we rendered is broken, or cloud-init cannot run here
 }
 
+export class TftpWorkerError extends NetbootError {
+  readonly code = 'NB_ERR_TFTP_WORKER';
+}
+
 /** Every error class, for the uniqueness test and for `netboot` to print codes consistently. */
 export const errorCatalogue = [
   ConfigError, StoreError, NotFoundError, ValidationError, ImageError, ImageMissingError, LabError,
-  ConflictError, UnauthorizedError, ForbiddenError, PowerError, CloudInitError,
+  ConflictError, UnauthorizedError, ForbiddenError, PowerError, CloudInitError, TftpWorkerError,
 ] as const;

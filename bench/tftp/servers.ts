@@ -58,6 +58,8 @@ export function buildNetboot(): { entry: string; floor: string; cleanup: () => v
     join(repoRoot, 'node_modules/typescript/bin/tsc'), '--outDir', outDir, '--rootDir', repoRoot,
     '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck',
     '--esModuleInterop', join(repoRoot, 'bench/tftp/netboot-server.ts'), join(repoRoot, 'bench/tftp/node-floor.ts'),
+    // Started by path (new Worker), not imported: tsc would not find it from the entry.
+    join(repoRoot, 'src/tftp/transfer-worker.ts'),
   ], { stdio: 'inherit' });
   return {
     entry: join(outDir, 'bench/tftp/netboot-server.js'),

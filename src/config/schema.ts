@@ -108,6 +108,13 @@ export const TftpSection = Type.Object({
   retries: Type.Integer({ minimum: 0, maximum: 100, default: 5 }),
   /** RFC 7440 windowsize cap (OVMF asks 4; atftp and curl can ask more). */
   maxWindow: Type.Integer({ minimum: 1, maximum: 65535, default: 64 }),
+  /**
+   * Worker threads that run transfers (Node's per-send cost caps one thread); absent: one per core;
+   * 0: transfers run in the main thread.
+   */
+  workers: Type.Optional(Type.Integer({ minimum: 0, maximum: 256 })),
+  /** Each worker's in-memory cache of whole files (loaders, kernels, initrds), in MiB; 0 turns it off. */
+  cacheMiB: Type.Integer({ minimum: 0, maximum: 65536, default: 128 }),
 }, { additionalProperties: false });
 
 /** Loader binaries from Debian's ipxe, shim-signed and grub-efi-amd64-signed packages. */

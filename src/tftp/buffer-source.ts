@@ -7,5 +7,6 @@ export function bufferSource(bytes: Buffer): TftpSource {
     size: bytes.length,
     read: (position, length) => Promise.resolve(bytes.subarray(position, position + length)),
     close: () => Promise.resolve(),
+    handover: { kind: 'bytes', bytes },
   };
 }

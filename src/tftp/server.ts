@@ -1,14 +1,16 @@
-// The TFTP listener: the only file of src/tftp that touches sockets (STYLE.md §1). It takes
-// requests on the well-known port, lets negotiate.ts decide, opens the file through TftpFiles, and
-// runs each transfer from a socket of its own.
+// The TFTP listener (STYLE.md §1: with transfer-runner.ts, the I/O of src/tftp). It takes requests on
+// the well-known port, lets negotiate.ts decide, opens the file through TftpFiles, and runs each
+// transfer from a socket of its own: in a transfer worker (worker-pool.ts) when there are workers and
+// the source can move there, else in this thread.
 //
 // RFC 1350 §4: every transfer gets a new TID (an ephemeral port) on the server side; the well-known
 // port only ever receives requests. Refusals (WRQ, unknown mode, missing file, busy) go out from one
 // shared ephemeral socket: a TID that is not port 69, as clients expect, without a bind per refusal.
 // All sockets bind to `host`, so replies leave from the address the client sent its request to
 // (clients drop replies from another address); on a multi-homed host, bind to the boot interface.
-import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import { createSocket, type RemoteInfo } from 'node:dgram';
 import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import type { Logger } from 'pino';
 import { ConfigError } from '../errors.js';
 import {
@@ -16,8 +18,10 @@ import {
 } from './codec/index.js';
 import type { TftpFiles, TftpSource } from './files.js';
 import { checkRequest, defaultLimits, negotiate, type TftpLimits } from './negotiate.js';
-import { ReadSession, type EndKind, type SessionEnd } from './session.js';
-import { Transfer } from './transfer.js';
+import type { EndKind, SessionEnd } from './session.js';
+import { runTransfer, type TransferHandle } from './transfer-runner.js';
+import type { TransferHooks } from './transfer.js';
+import { WorkerPool, type WorkerInfo } from './worker-pool.js';
 import { bindSocket, closeSocket, explainBindError } from '../udp.js';
 
 export interface TftpTransferEvent {
@@ -43,6 +47,10 @@ export interface TftpServerDeps {
   /** Called once per request that named a file, however it ended (for the machine's timeline). */
   readonly events?: (event: TftpTransferEvent) => void;
   readonly options?: Partial<TftpLimits>;
+  /** Transfer worker threads (config tftp.workers); default one per core; 0 runs transfers in this thread. */
+  readonly workers?: number;
+  /** Each worker's file cache bound in octets (config tftp.cacheMiB); 0 turns it off. */
+  readonly cacheBytes?: number;
 }
 
 export interface TftpServer {
@@ -50,6 +58,8 @@ export interface TftpServer {
   readonly address: { readonly host: string; readonly port: number };
   /** Transfers running or being opened now. */
   readonly activeTransfers: number;
+  /** The transfer workers and how many transfers each runs (empty with tftp.workers: 0). */
+  readonly workers: readonly WorkerInfo[];
   /** Stops taking requests, ends running transfers (ERROR 0 to their clients), closes every socket. */
   close(): Promise<void>;
 }
@@ -57,19 +67,31 @@ export interface TftpServer {
 interface Slot {
   readonly address: string;
   abort?: (message: string) => void;
+  /** The last block is out: a new RRQ from this TID is the client's next request, not a repeat. */
+  lastBlockSent?: () => boolean;
+  /** That next request, handled once this transfer lets go of the TID. */
+  next?: { readonly bytes: Buffer; readonly from: RemoteInfo };
 }
+
+/** 128 MiB per worker: a kernel, an initrd and the loaders of one boot stay in memory. */
+const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
 
 export async function startTftpServer(deps: TftpServerDeps): Promise<TftpServer> {
   const limits = checkLimits({ ...defaultLimits, ...deps.options });
   const log = deps.log.child({ subsystem: 'tftp' });
   const type = isIP(deps.host) === 6 ? 'udp6' : 'udp4';
-  const listener = newSocket(type);
-  const replies = newSocket(type);
+  const workers = deps.workers ?? availableParallelism();
+  if (!Number.isInteger(workers) || workers < 0) throw new ConfigError('tftp.workers must be an integer of 0 or more');
+  const pool = workers > 0
+    ? await WorkerPool.start(workers, { logLevel: log.level, cacheBytes: deps.cacheBytes ?? DEFAULT_CACHE_BYTES }, log)
+    : null;
+  const listener = createSocket({ type });
+  const replies = createSocket({ type });
   try {
     await bindSocket(listener, deps.port, deps.host);
     await bindSocket(replies, 0, deps.host);
   } catch (err) {
-    await Promise.all([closeSocket(listener), closeSocket(replies)]);
+    await Promise.all([closeSocket(listener), closeSocket(replies), pool?.close()]);
     throw explainBindError(err, {
       hostKey: 'tftp.host', portKey: 'tftp.port', host: deps.host, port: deps.port, usualSuspects: 'tftpd-hpa, atftpd, dnsmasq',
     });
@@ -117,7 +139,15 @@ export async function startTftpServer(deps: TftpServerDeps): Promise<TftpServer>
     }
     // A client repeats its RRQ when our first answer is slow or lost; the running transfer answers
     // it (its own retransmission), a second transfer to the same TID would only confuse the client.
-    if (slots.has(client)) {
+    // Once the last block is out, though, an RRQ is tftp-hpa's next file, sent right after its last
+    // ACK: that ACK may still be on its way through a worker, so the request waits for the slot.
+    const busy = slots.get(client);
+    if (busy?.lastBlockSent?.()) {
+      busy.next = { bytes, from };
+      clientLog.debug({ name: packet.filename }, 'request held: the transfer to this client port is ending');
+      return;
+    }
+    if (busy) {
       clientLog.debug({ name: packet.filename }, 'repeated request ignored: a transfer to this client port is running');
       return;
     }
@@ -144,8 +174,10 @@ export async function startTftpServer(deps: TftpServerDeps): Promise<TftpServer>
       if (released) return;
       released = true;
       release(client, slot);
+      const { next } = slot;
+      if (next) queueMicrotask(() => onRequest(next.bytes, next.from));
     };
-    const task = serve({ deps, limits, type, packet, from, slot, log: clientLog, isClosing: () => closing, fail, releaseSlot })
+    const task = serve({ deps, limits, type, pool, packet, from, slot, log: clientLog, isClosing: () => closing, fail, releaseSlot })
       .then((end) => {
         if (!end) return;
         emit({
@@ -171,12 +203,15 @@ export async function startTftpServer(deps: TftpServerDeps): Promise<TftpServer>
     get activeTransfers() {
       return slots.size;
     },
+    get workers() {
+      return pool?.workers ?? [];
+    },
     async close() {
       closing = true;
       await closeSocket(listener);
       for (const slot of slots.values()) slot.abort?.('server shutting down');
       await Promise.allSettled([...running]);
-      await closeSocket(replies);
+      await Promise.all([closeSocket(replies), pool?.close()]);
       log.info('TFTP server closed');
     },
   };
@@ -186,6 +221,7 @@ interface ServeContext {
   readonly deps: TftpServerDeps;
   readonly limits: TftpLimits;
   readonly type: 'udp4' | 'udp6';
+  readonly pool: WorkerPool | null;
   readonly packet: RequestPacket;
   readonly from: RemoteInfo;
   readonly slot: Slot;
@@ -220,53 +256,24 @@ async function serve(ctx: ServeContext): Promise<SessionEnd | null> {
     ctx.fail(ErrorCode.notDefined, 'server shutting down', 'server shutting down', 'debug');
     return null;
   }
-  let sockets: TransferSockets;
-  try {
-    sockets = await openTransferSockets(ctx.type, deps.host, from);
-  } catch (err) {
-    await source.close().catch(() => undefined);
-    ctx.fail(ErrorCode.notDefined, 'server cannot start the transfer', String(err), 'warn');
+  const job = {
+    host: deps.host, type: ctx.type, client: { address: from.address, port: from.port }, name: packet.filename,
+    params: negotiate(packet.options, source.size, ctx.limits), retries: ctx.limits.retries,
+  };
+  // A source without a handover (a custom TftpFiles) cannot move to a worker: it runs here.
+  const handover = ctx.pool ? source.handover : undefined;
+  const hooks: TransferHooks = { onEnd: ctx.releaseSlot };
+  const handle: TransferHandle = handover ? ctx.pool!.run(job, handover, log, hooks) : runTransfer(job, source, log, hooks);
+  ctx.slot.abort = (message) => handle.abort(message);
+  ctx.slot.lastBlockSent = handle.lastBlockSent;
+  const outcome = await handle.outcome;
+  // The worker is done with the file: it is ours to close (runTransfer closes its own source).
+  if (handover) await source.close().catch((err: unknown) => log.warn({ err }, 'closing the file failed'));
+  if (outcome.kind === 'refused') {
+    ctx.fail(ErrorCode.notDefined, 'server cannot start the transfer', outcome.reason, 'warn');
     return null;
   }
-  const { socket, strangers } = sockets;
-  const params = negotiate(packet.options, source.size, ctx.limits);
-  const session = new ReadSession({ size: source.size, retries: ctx.limits.retries, ...params });
-  const transfer = new Transfer(session, source, { send: (d) => socket.send(d) }, log, Date.now, ctx.releaseSlot);
-  // RFC 1350 §4: a packet from another TID gets ERROR 5 and does not disturb the transfer. An
-  // ERROR is never answered with an ERROR (two confused peers would loop).
-  const unknownTid = encodeTftp({ opcode: Opcode.error, code: ErrorCode.unknownTransferId, message: 'unknown transfer ID' });
-  const onStranger = (bytes: Buffer, peer: RemoteInfo): void => {
-    // Only what looks like TFTP gets an answer, so the port does not echo arbitrary datagrams.
-    if (bytes.length >= 4 && bytes[0] === 0 && bytes[1]! >= Opcode.rrq && bytes[1]! <= Opcode.oack && bytes[1] !== Opcode.error) {
-      strangers.send(unknownTid, peer.port, peer.address);
-    }
-    log.debug({ stranger: `${peer.address}:${peer.port}` }, 'packet from an unknown transfer ID');
-  };
-  // The check matters only for what a stranger managed to queue before connect() took effect.
-  socket.on('message', (bytes, peer) => {
-    if (peer.port === from.port && peer.address === from.address) transfer.onDatagram(bytes);
-    else onStranger(bytes, peer);
-  });
-  strangers.on('message', onStranger);
-  for (const s of [socket, strangers]) s.on('error', (err) => transfer.abort('server socket error', `socket error: ${err.message}`));
-  ctx.slot.abort = (message) => transfer.abort(message);
-  log.debug({ name: packet.filename, size: source.size, ...params }, 'RRQ: transfer starting');
-  const started = Date.now();
-  transfer.start();
-  if (ctx.isClosing()) transfer.abort('server shutting down'); // close() ran while the socket was binding
-  const end = await transfer.finished;
-  await Promise.all([closeSocket(socket), closeSocket(strangers)]);
-  logEnd(log, packet.filename, end, Date.now() - started, params);
-  return end;
-}
-
-function logEnd(log: Logger, name: string, end: SessionEnd, ms: number, params: { blksize: number; windowsize: number }): void {
-  const fields = { name, bytes: end.bytes, ms, retransmits: end.retransmits, blksize: params.blksize, windowsize: params.windowsize };
-  if (end.kind === 'sent') log.info(fields, 'TFTP file sent');
-  // FACTS.md: OVMF and other PXE firmware ask for tsize, then end with ERROR 8 on purpose.
-  else if (end.clientError?.code === ErrorCode.optionsRefused) log.debug({ ...fields, reason: end.reason }, 'client ended the transfer after the OACK (a tsize probe)');
-  else if (end.kind === 'aborted') log.info({ ...fields, reason: end.reason }, 'client aborted the TFTP transfer');
-  else log.warn({ ...fields, reason: end.reason }, 'TFTP transfer failed');
+  return outcome.end;
 }
 
 function checkLimits(limits: TftpLimits): TftpLimits {
@@ -278,44 +285,4 @@ function checkLimits(limits: TftpLimits): TftpLimits {
   ].filter((p) => p !== null);
   if (problems.length > 0) throw new ConfigError(problems.join('; '));
   return Object.freeze({ ...limits });
-}
-
-interface TransferSockets {
-  /** Connected to the client's TID: the kernel hands it only the client's packets. */
-  readonly socket: Socket;
-  /** Unconnected, on the same port: receives what other TIDs send there. */
-  readonly strangers: Socket;
-}
-
-/**
- * A transfer's own port (its TID, RFC 1350 §4) as two sockets sharing it (SO_REUSEADDR): one
- * connected to the client, one not. Linux delivers a datagram to the best-matching socket, so the
- * client's packets reach the connected one and anything else the other, which answers ERROR 5.
- * Connecting is worth it: send() on a connected socket skips dgram's address lookup and the
- * kernel's route lookup per packet (5-20% more throughput in bench/tftp, most with windowsize).
- * With SO_REUSEADDR the kernel may give two transfers the same port; each
- * client's packets still reach its own connected socket, so nothing is mixed up.
- */
-async function openTransferSockets(type: 'udp4' | 'udp6', host: string, client: RemoteInfo): Promise<TransferSockets> {
-  const socket = newSocket(type, true);
-  const strangers = newSocket(type, true);
-  try {
-    await bindSocket(socket, 0, host);
-    await bindSocket(strangers, socket.address().port, host);
-    await new Promise<void>((resolve, reject) => {
-      socket.once('error', reject);
-      socket.connect(client.port, client.address, () => {
-        socket.off('error', reject);
-        resolve();
-      });
-    });
-    return { socket, strangers };
-  } catch (err) {
-    await Promise.all([closeSocket(socket), closeSocket(strangers)]);
-    throw err;
-  }
-}
-
-function newSocket(type: 'udp4' | 'udp6', reuseAddr = false): Socket {
-  return createSocket({ type, reuseAddr });
 }

@@ -89,6 +89,11 @@ export class ReadSession {
     return this.ended !== null;
   }
 
+  /** The last block has gone out at least once: the client may finish (and ask again) any moment. */
+  get lastBlockSent(): boolean {
+    return this.sentTo >= this.lastBlock;
+  }
+
   /** The OACK when options were accepted, else DATA 1 as soon as its bytes are read. */
   start(now: number): Step {
     const send: Buffer[] = [];

@@ -12,6 +12,13 @@ export interface TransferLink {
   send(datagram: Buffer): void;
 }
 
+export interface TransferHooks {
+  /** At once when the session ends, before the source is closed (`finished` waits for that). */
+  readonly onEnd?: (end: SessionEnd) => void;
+  /** Once, just before the last block is first sent. */
+  readonly onLastBlockSent?: () => void;
+}
+
 export class Transfer {
   /** Resolves once, when the session has ended and the source is closed. */
   readonly finished: Promise<SessionEnd>;
@@ -21,6 +28,7 @@ export class Transfer {
   private timerAt = 0;
   private deadline: number | null = null;
   private closed = false;
+  private lastBlockSent = false;
 
   constructor(
     private readonly session: ReadSession,
@@ -28,8 +36,7 @@ export class Transfer {
     private readonly link: TransferLink,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-    /** Called at once when the session ends, before the source is closed (`finished` waits for that). */
-    private readonly onEnd: (end: SessionEnd) => void = () => undefined,
+    private readonly hooks: TransferHooks = {},
   ) {
     this.finished = new Promise((resolve) => {
       this.resolveFinished = resolve;
@@ -67,6 +74,11 @@ export class Transfer {
 
   private apply(step: Step): void {
     if (this.closed) return;
+    // Before the send: whoever watches must know before the client can react to the block.
+    if (!this.lastBlockSent && this.session.lastBlockSent) {
+      this.lastBlockSent = true;
+      this.hooks.onLastBlockSent?.();
+    }
     for (const datagram of step.send) this.link.send(datagram);
     if (step.end) {
       this.close(step.end);
@@ -115,7 +127,7 @@ export class Transfer {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    this.onEnd(end);
+    this.hooks.onEnd?.(end);
     this.source.close().catch((err: unknown) => this.log.warn({ err }, 'closing the file failed'))
       .finally(() => this.resolveFinished(end));
   }
