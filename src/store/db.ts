@@ -32,7 +32,8 @@ export function openDatabase(dataDir: string): Db {
 }
 
 /**
- * A second connection to the same database for the DHCP server's lease writes: synchronous=NORMAL,
+ * A second connection to the same database for the DHCP server's lease writes and the machine
+ * events' write-behind (events-repo.ts): synchronous=NORMAL,
  * so a commit does not fsync; `walSync.sync()` makes it durable off the event loop (wal-sync.ts).
  * Open it after openDatabase (which sets WAL mode and migrates). Its transactions never overlap the
  * main connection's: both live on the event loop's thread and every transaction is synchronous.

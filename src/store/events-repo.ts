@@ -4,6 +4,9 @@ import type { Db } from './db.js';
 
 interface EventRow { id: number; at: number; mac: string; machine_id: string | null; type: string; detail: string }
 
+interface QueuedEvent { readonly at: number; readonly event: MachineEventInput }
+interface EventWriter { readonly db: Db; readonly write: (items: ReadonlyArray<QueuedEvent>) => Array<EventRow | undefined> }
+
 const toEvent = (r: EventRow): MachineEvent => ({
   id: r.id, at: r.at, mac: r.mac, machineId: r.machine_id, type: r.type as EventType, detail: r.detail,
 });
@@ -16,44 +19,54 @@ const toEvent = (r: EventRow): MachineEvent => ({
  * `writeBehindMs` after the first of them, or before any read. With synchronous=FULL every
  * transaction is an fsync that blocks the event loop: four DHCP events per DORA, each its own fsync,
  * were once most of the DHCP server's time under load, and one per event-loop turn still a tenth.
+ * The timer's writes therefore go through `background`, the lease connection (synchronous=NORMAL, no
+ * fsync: they survive a crash of the process and reach the disk with the next lease flush or
+ * checkpoint). Writes before a read or an adoption use the main connection: those may run inside one
+ * of its transactions, where a write on the other connection would wait for a lock it holds.
  * An event still queued when the process is killed is lost; leases never wait on events.
  */
 export class SqliteEventStore implements EventSink {
-  private readonly insert;
-  private readonly insertReturning;
   private readonly forMachineStmt;
   private readonly adopt;
   private readonly sinceStmt;
   private readonly listeners = new Set<(event: MachineEvent) => void>();
-  private queue: Array<{ at: number; event: MachineEventInput }> = [];
+  private queue: QueuedEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
-  private readonly writeQueue;
+  private readonly writeNow: EventWriter;
+  private readonly writeBehind: EventWriter;
   /** Where a failed background write is reported (the appliance logs it); reads throw instead. */
   onWriteError: (error: unknown) => void = (error) => console.error('netboot: writing events failed', error);
 
   constructor(
     private readonly db: Db,
     private readonly now: () => number = Date.now,
-    /** How long a recorded event may wait in memory for a transaction to join. */
+    /** How long a recorded event may wait in memory before it is written. */
     private readonly writeBehindMs = 50,
+    /** The connection for the timer's writes (see above); the main one when not given. */
+    background: Db = db,
   ) {
-    // The machine is looked up inside the INSERT: one statement per event, not two.
-    const values = 'VALUES (?, ?, (SELECT machine_id FROM interfaces WHERE mac = ?), ?, ?)';
-    this.insert = db.prepare<[number, string, string, string, string]>(`INSERT INTO events (at, mac, machine_id, type, detail) ${values}`);
-    this.insertReturning = db.prepare<[number, string, string, string, string], EventRow>(
-      `INSERT INTO events (at, mac, machine_id, type, detail) ${values} RETURNING *`,
-    );
+    this.writeNow = this.writer(db);
+    this.writeBehind = background === db ? this.writeNow : this.writer(background);
     this.forMachineStmt = db.prepare<[string], EventRow>('SELECT * FROM events WHERE machine_id = ? ORDER BY id');
     this.adopt = db.prepare('UPDATE events SET machine_id = ? WHERE mac = ? AND machine_id IS NULL');
     this.sinceStmt = db.prepare<[number, number], EventRow>('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?');
+  }
+
+  private writer(db: Db): EventWriter {
+    // The machine is looked up inside the INSERT: one statement per event, not two.
+    const values = 'VALUES (?, ?, (SELECT machine_id FROM interfaces WHERE mac = ?), ?, ?)';
+    const insert = db.prepare<[number, string, string, string, string]>(`INSERT INTO events (at, mac, machine_id, type, detail) ${values}`);
+    const insertReturning = db.prepare<[number, string, string, string, string], EventRow>(
+      `INSERT INTO events (at, mac, machine_id, type, detail) ${values} RETURNING *`,
+    );
     // Rows are read back (RETURNING) only for live subscribers: building them costs more than the insert.
-    this.writeQueue = db.transaction((items: ReadonlyArray<{ at: number; event: MachineEventInput }>) => {
+    return { db, write: db.transaction((items: ReadonlyArray<QueuedEvent>) => {
       if (this.listeners.size === 0) {
-        for (const { at, event } of items) this.insert.run(at, event.mac, event.mac, event.type, event.detail ?? '');
+        for (const { at, event } of items) insert.run(at, event.mac, event.mac, event.type, event.detail ?? '');
         return [];
       }
-      return items.map(({ at, event }) => this.insertReturning.get(at, event.mac, event.mac, event.type, event.detail ?? ''));
-    });
+      return items.map(({ at, event }) => insertReturning.get(at, event.mac, event.mac, event.type, event.detail ?? ''));
+    }) };
   }
 
   record(event: MachineEventInput): void {
@@ -61,7 +74,7 @@ export class SqliteEventStore implements EventSink {
     if (this.timer) return;
     this.timer = setTimeout(() => {
       try {
-        this.flush();
+        this.write(this.writeBehind);
       } catch (error) {
         this.onWriteError(error);
       }
@@ -69,18 +82,22 @@ export class SqliteEventStore implements EventSink {
     this.timer.unref();
   }
 
-  /** Writes the queued events now (reads and close call it; otherwise the write-behind timer). */
+  /** Writes the queued events now, on the main connection (reads and close call it). */
   flush(): void {
+    this.write(this.writeNow);
+  }
+
+  private write(writer: EventWriter): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     if (this.queue.length === 0) return;
-    if (!this.db.open) {
+    if (!writer.db.open) {
       this.queue = []; // recorded while shutting down, after the final flush: nowhere to go
       return;
     }
     const items = this.queue;
     this.queue = [];
-    const rows = this.writeQueue(items);
+    const rows = writer.write(items);
     for (const row of rows) {
       if (!row) continue;
       const stored = toEvent(row);

@@ -5,7 +5,7 @@ import { open } from 'node:fs/promises';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { openStore, type Store } from '../../src/store/index.js';
 import { WalSync } from '../../src/store/wal-sync.js';
-import { tempDir } from '../support/fixtures.js';
+import { sampleInventory, tempDir } from '../support/fixtures.js';
 
 const lease = (n: number) => ({ mac: `52:54:00:00:00:${n.toString(16).padStart(2, '0')}`, ip: `192.0.2.${n}`, state: 'bound' as const, expiresAt: 2e12 });
 
@@ -43,6 +43,18 @@ describe('lease durability', () => {
     await Promise.all(waits);
     expect(datasync.mock.calls.length).toBeGreaterThanOrEqual(1);
     expect(datasync.mock.calls.length).toBeLessThanOrEqual(2);
+  });
+
+  test('events written behind (on the lease connection) are seen by the main one, and adoption inside a transaction works', async () => {
+    store.events.record({ mac: '52:54:00:00:00:99', type: 'dhcp-offer', detail: '192.0.2.99' });
+    const count = () => (store.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+    expect(count()).toBe(0); // still queued
+    await expect.poll(count, { timeout: 2000, interval: 20 }).toBe(1);
+    // enlist() adopts inside its own transaction on the main connection: the queued event is written
+    // there too, not on the other connection (which would wait for the lock the transaction holds).
+    store.events.record({ mac: '52:54:00:12:34:56', type: 'dhcp-ack', detail: '192.0.2.100' });
+    const { machine } = store.machines.enlist(sampleInventory(), (id, macs) => store.events.adoptByMacs(id, macs));
+    expect(store.events.forMachine(machine.id).map((e) => e.type)).toEqual(['dhcp-ack']);
   });
 
   test('leases survive closing and reopening the store', async () => {
