@@ -149,7 +149,7 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
   if (log.isLevelEnabled('trace')) log.trace({ from: source, hex: message.toString('hex') }, 'DHCP packet received');
   log.debug({ from: source, type: type === undefined ? 'BOOTP' : messageTypeName(type) }, 'DHCP request');
   // The timeline gets one event per request: the reply (offer, ack, nak) when there is one, else the
-  // request itself with why it went recordRequest. Four events per DORA were a third of the server's
+  // request itself with why it went unanswered. Four events per DORA were a third of the server's
   // time under load, and "dhcp-discover" next to "dhcp-offer" says nothing the offer does not.
   const received = type !== undefined && request.op === BootOp.request && ethernetMac ? receivedEvents.get(type) : undefined;
   const recordRequest = (why: string): void => {
