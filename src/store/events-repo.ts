@@ -15,8 +15,8 @@ const toEvent = (r: EventRow): MachineEvent => ({
  * Events are keyed by MAC because a machine is on the wire (DHCP, iPXE) before it exists in the
  * inventory; enlistment adopts the events of its MACs (adoptByMacs).
  *
- * Recording is write-behind: events queue in memory and are written in one transaction
- * `writeBehindMs` after the first of them, or before any read. With synchronous=FULL every
+ * Recording is write-behind: events queue in memory and are written in one transaction at the end of
+ * the event-loop turn, DHCP packet events `writeBehindMs` after the first of them, or before any read. With synchronous=FULL every
  * transaction is an fsync that blocks the event loop: four DHCP events per DORA, each its own fsync,
  * were once most of the DHCP server's time under load, and one per event-loop turn still a tenth.
  * The timer's writes therefore go through `background`, the lease connection (synchronous=NORMAL, no
@@ -32,6 +32,7 @@ export class SqliteEventStore implements EventSink {
   private readonly listeners = new Set<(event: MachineEvent) => void>();
   private queue: QueuedEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
   private readonly writeNow: EventWriter;
   private readonly writeBehind: EventWriter;
   /** Where a failed background write is reported (the appliance logs it); reads throw instead. */
@@ -71,16 +72,26 @@ export class SqliteEventStore implements EventSink {
 
   record(event: MachineEventInput): void {
     this.queue.push({ at: this.now(), event });
+    // DHCP packets are the only events that come at packet rate: they wait for the timer, in
+    // batches. Any other event (a state change, a file sent, enlisted) is written at the end of this
+    // turn of the event loop, so a reader that sees its effect sees the event too.
+    if (this.immediate) return;
+    if (!event.type.startsWith('dhcp-')) {
+      this.immediate = setImmediate(this.writeBehindNow);
+      return;
+    }
     if (this.timer) return;
-    this.timer = setTimeout(() => {
-      try {
-        this.write(this.writeBehind);
-      } catch (error) {
-        this.onWriteError(error);
-      }
-    }, this.writeBehindMs);
+    this.timer = setTimeout(this.writeBehindNow, this.writeBehindMs);
     this.timer.unref();
   }
+
+  private readonly writeBehindNow = (): void => {
+    try {
+      this.write(this.writeBehind);
+    } catch (error) {
+      this.onWriteError(error);
+    }
+  };
 
   /** Writes the queued events now, on the main connection (reads and close call it). */
   flush(): void {
@@ -89,7 +100,9 @@ export class SqliteEventStore implements EventSink {
 
   private write(writer: EventWriter): void {
     if (this.timer) clearTimeout(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;
+    this.immediate = null;
     if (this.queue.length === 0) return;
     if (!writer.db.open) {
       this.queue = []; // recorded while shutting down, after the final flush: nowhere to go

@@ -57,6 +57,19 @@ describe('lease durability', () => {
     expect(store.events.forMachine(machine.id).map((e) => e.type)).toEqual(['dhcp-ack']);
   });
 
+  test('a state change is written at the end of the turn; DHCP packet events wait for the batch', async () => {
+    const count = (type: string) => (store.db.prepare('SELECT count(*) AS n FROM events WHERE type = ?').get(type) as { n: number }).n;
+    store.events.record({ mac: '52:54:00:00:00:98', type: 'dhcp-ack', detail: '192.0.2.98' });
+    store.events.record({ mac: '52:54:00:00:00:98', type: 'state', detail: 'New -> Commissioning' });
+    await new Promise((resolve) => setImmediate(resolve));
+    // The state event took the queued DHCP event with it, in one transaction.
+    expect([count('state'), count('dhcp-ack')]).toEqual([1, 1]);
+    store.events.record({ mac: '52:54:00:00:00:98', type: 'dhcp-offer', detail: '192.0.2.98' });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(count('dhcp-offer')).toBe(0);
+    await expect.poll(() => count('dhcp-offer'), { timeout: 2000, interval: 10 }).toBe(1);
+  });
+
   test('leases survive closing and reopening the store', async () => {
     store.leases.upsertMany([lease(3), lease(4)]);
     await store.leases.sync();
