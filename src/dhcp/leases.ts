@@ -229,9 +229,8 @@ export class LeasePool {
 
   /**
    * Writes every committed lease in one transaction (committed on return; `durable` waits for the
-   * disk). On failure memory is
-   * rebuilt from the store (what is really on disk) and the error is thrown: the caller must not
-   * send the replies that depended on these leases.
+   * disk). On failure memory is rebuilt from the store (what is really in it) and the error is
+   * thrown: the caller must not send the replies that depended on these leases.
    */
   flush(now: number): void {
     if (this.pending.size === 0) return;

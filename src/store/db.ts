@@ -14,16 +14,10 @@ export function openDatabase(dataDir: string): Db {
   } catch (cause) {
     throw new StoreError(`cannot create data directory ${dataDir}: ${(cause as Error).message}`, { cause });
   }
-  const file = join(dataDir, 'netboot.db');
-  let db: Db;
-  try {
-    db = new Database(file);
-  } catch (cause) {
-    throw new StoreError(`cannot open database ${file}: ${(cause as Error).message}`, { cause });
-  }
+  const db = openFile(databaseFile(dataDir), false);
   db.pragma('journal_mode = WAL');
-  // FULL: a commit is on disk before it returns, so a lease can never be granted and then lost,
-  // even on power loss (ARCHITECTURE.md: "A lease is written before the ACK that grants it leaves").
+  // FULL: a commit is on disk before it returns (machines, scripts, tokens: every write but the
+  // lease connection's, below, which waits for the disk off the event loop instead).
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
@@ -33,22 +27,29 @@ export function openDatabase(dataDir: string): Db {
 
 /**
  * A second connection to the same database for the DHCP server's lease writes and the machine
- * events' write-behind (events-repo.ts): synchronous=NORMAL,
- * so a commit does not fsync; `walSync.sync()` makes it durable off the event loop (wal-sync.ts).
+ * events' write-behind (events-repo.ts): synchronous=NORMAL, so a commit does not fsync;
+ * `walSync.sync()` makes it durable off the event loop (wal-sync.ts).
  * Open it after openDatabase (which sets WAL mode and migrates). Its transactions never overlap the
  * main connection's: both live on the event loop's thread and every transaction is synchronous.
  */
 export function openLeaseConnection(dataDir: string): { db: Db; walSync: WalSync } {
-  const file = join(dataDir, 'netboot.db');
-  let db: Db;
-  try {
-    db = new Database(file, { fileMustExist: true });
-  } catch (cause) {
-    throw new StoreError(`cannot open database ${file}: ${(cause as Error).message}`, { cause });
-  }
+  const file = databaseFile(dataDir);
+  const db = openFile(file, true);
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   return { db, walSync: new WalSync(`${file}-wal`) };
+}
+
+function databaseFile(dataDir: string): string {
+  return join(dataDir, 'netboot.db');
+}
+
+function openFile(file: string, fileMustExist: boolean): Db {
+  try {
+    return new Database(file, { fileMustExist });
+  } catch (cause) {
+    throw new StoreError(`cannot open database ${file}: ${(cause as Error).message}`, { cause });
+  }
 }
 
 export function migrate(db: Db): void {

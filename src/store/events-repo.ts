@@ -15,13 +15,13 @@ const toEvent = (r: EventRow): MachineEvent => ({
  * Events are keyed by MAC because a machine is on the wire (DHCP, iPXE) before it exists in the
  * inventory; enlistment adopts the events of its MACs (adoptByMacs).
  *
- * Recording is write-behind: events queue in memory and are written in one transaction at the end of
- * the event-loop turn, DHCP packet events `writeBehindMs` after the first of them, or before any read. With synchronous=FULL every
- * transaction is an fsync that blocks the event loop: four DHCP events per DORA, each its own fsync,
- * were once most of the DHCP server's time under load, and one per event-loop turn still a tenth.
- * The timer's writes therefore go through `background`, the lease connection (synchronous=NORMAL, no
- * fsync: they survive a crash of the process and reach the disk with the next lease flush or
- * checkpoint). Writes before a read or an adoption use the main connection: those may run inside one
+ * Recording is write-behind: events queue in memory and are written in one transaction at the end
+ * of the event-loop turn (DHCP packet events, which come at packet rate, `writeBehindMs` after the
+ * first of them), or before any read. On the main connection (synchronous=FULL) every transaction is
+ * an fsync that blocks the event loop: four DHCP events per DORA, each its own fsync, were once most
+ * of the DHCP server's time under load, and one per event-loop turn still a tenth. Written behind,
+ * they therefore go through `background`, the lease connection (synchronous=NORMAL, no fsync: they
+ * survive a crash of the process and reach the disk with the next lease flush or checkpoint). Writes before a read or an adoption use the main connection: those may run inside one
  * of its transactions, where a write on the other connection would wait for a lock it holds.
  * An event still queued when the process is killed is lost; leases never wait on events.
  */
@@ -39,12 +39,12 @@ export class SqliteEventStore implements EventSink {
   onWriteError: (error: unknown) => void = (error) => console.error('netboot: writing events failed', error);
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly now: () => number = Date.now,
-    /** How long a recorded event may wait in memory before it is written. */
-    private readonly writeBehindMs = 50,
-    /** The connection for the timer's writes (see above); the main one when not given. */
+    /** The connection for writes behind (see above); the main one when not given. */
     background: Db = db,
+    /** How long a DHCP packet event may wait in memory before it is written. */
+    private readonly writeBehindMs = 50,
   ) {
     this.writeNow = this.writer(db);
     this.writeBehind = background === db ? this.writeNow : this.writer(background);

@@ -28,7 +28,7 @@ export interface Store {
 export function openStore(dataDir: string, now: () => number = Date.now): Store {
   const db = openDatabase(dataDir);
   const leaseConnection = openLeaseConnection(dataDir);
-  const events = new SqliteEventStore(db, now, undefined, leaseConnection.db);
+  const events = new SqliteEventStore(db, now, leaseConnection.db);
   return {
     db,
     machines: new SqliteMachineStore(db, now),

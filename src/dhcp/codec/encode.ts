@@ -26,7 +26,7 @@ export function encodeDhcp(packet: DhcpPacket): Buffer {
   }
   const options = encodeOptions(packet.options);
   let optionsLength = 0;
-  for (const { data } of options) optionsLength += data.length + 2 * Math.max(1, Math.ceil(data.length / MAX_OPTION_LENGTH));
+  for (const { data } of options) optionsLength += optionWireLength(data);
   const length = Math.max(MIN_BOOTP_MESSAGE_LENGTH, Layout.options + optionsLength + 1);
   const bytes = Buffer.alloc(length);
 
@@ -94,6 +94,11 @@ function encodeOptions(options: DhcpOptions): Array<{ code: number; data: Uint8A
     encoded.push({ code: entry.code, data: encodeKind(entry.kind, value, `option ${entry.code}`) });
   }
   return encoded.sort((a, b) => wireRank(a.code) - wireRank(b.code));
+}
+
+/** Octets writeOption uses: a code and a length octet per instance of at most 255 value octets. */
+function optionWireLength(data: Uint8Array): number {
+  return data.length + 2 * Math.max(1, Math.ceil(data.length / MAX_OPTION_LENGTH));
 }
 
 /**
