@@ -12,6 +12,9 @@
 //   (SHUTDOWN event, reason host-qmp-system-reset), and a later `cont` resumes the old guest: that
 //   is refused below with a message, since no clean power-on is possible then.
 // - `cont` starts the vCPUs (prelaunch|paused -> running): the firmware starts from its reset vector.
+//   SeaBIOS, finding it had already started, takes its resume path and reboots itself ("Attempting
+//   a hard reboot"); under TCG that reboot can fire twice, so POST may begin twice within a few ms.
+//   Harmless for a power-on, but tests that count firmware starts must allow for it.
 import type { Logger } from 'pino';
 import { PowerError, type PowerDriver, type PowerState } from './driver.js';
 import { withQmp, type QmpEvent, type QmpSession } from './qmp.js';
