@@ -9,6 +9,7 @@ import type { TransferParameters } from './negotiate.js';
 import { ReadSession, type SessionEnd } from './session.js';
 import { Transfer, type TransferHooks } from './transfer.js';
 import { bindSocket, closeSocket } from '../udp.js';
+import { SegmentSender } from '../udp-gso.js';
 
 /** Everything a transfer needs once the request is accepted and the file is open. */
 export interface TransferJob {
@@ -52,7 +53,9 @@ export function runTransfer(job: TransferJob, source: TftpSource, log: Logger, h
     const { socket, strangers } = sockets;
     const { params } = job;
     const session = new ReadSession({ size: source.size, retries: job.retries, ...params });
-    const current = new Transfer(session, source, { send: (d) => socket.send(d) }, log, Date.now, {
+    // A window goes out in one sendmsg(2) with UDP_SEGMENT where it can (udp-gso.ts).
+    const link = new SegmentSender(socket, (why) => log.warn({ name: job.name }, why));
+    const current = new Transfer(session, source, link, log, Date.now, {
       ...hooks,
       onLastBlockSent: () => {
         lastBlockSent = true;

@@ -9,7 +9,8 @@ import type { ReadSession, SessionEnd, Step } from './session.js';
 
 /** Where a transfer's datagrams go: the client's TID, from this transfer's own socket. */
 export interface TransferLink {
-  send(datagram: Buffer): void;
+  /** The datagrams of one step, in order: a window (RFC 7440) is sent together. */
+  send(datagrams: readonly Buffer[]): void;
 }
 
 export interface TransferHooks {
@@ -79,7 +80,7 @@ export class Transfer {
       this.lastBlockSent = true;
       this.hooks.onLastBlockSent?.();
     }
-    for (const datagram of step.send) this.link.send(datagram);
+    if (step.send.length > 0) this.link.send(step.send);
     if (step.end) {
       this.close(step.end);
       return;
