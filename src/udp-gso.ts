@@ -5,10 +5,12 @@
 // the same: the addon was not built (build/ is made by `npm run build`), the socket's fd cannot be
 // found (it lives in dgram's internal state, see socketFd), dgram still has sends queued (a direct
 // send would overtake them), the socket buffer is full (EAGAIN: dgram queues instead), or the kernel
-// refuses GSO on the route (EIO without checksum offload, xfrm): then never again on that socket.
+// refuses GSO on the route (EIO without checksum offload or with xfrm, EMSGSIZE when a segment does not
+// fit the path MTU): then never again on that socket.
 import type { Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,7 +22,11 @@ interface UdpGsoAddon {
 export const maxSegments = 64;
 /** The largest UDP payload in one IPv4 packet (65,535 - 20 - 8); IPv6 allows 8 bytes more. */
 const maxPayload = 65_507;
-const EAGAIN = 11; // asm-generic/errno-base.h
+const { EAGAIN } = constants.errno;
+
+function errnoName(errno: number): string {
+  return Object.entries(constants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
+}
 
 /**
  * build/Release/udp_gso.node in the nearest directory above this module that has one: the checkout
@@ -45,6 +51,7 @@ function loadAddon(): { addon?: UdpGsoAddon; why?: string } {
 }
 
 const loaded = loadAddon();
+const reportedErrnos = new Set<number>();
 
 /**
  * The file descriptor behind a dgram socket, or undefined. Node 20 keeps it in the socket's internal
@@ -67,7 +74,8 @@ export function gsoUnavailable(): string | undefined {
 
 /**
  * Sends datagrams in order on a connected socket, whole runs of equal size in one sendmsg(2) where
- * it can. `onDisabled` hears once why GSO was given up on this socket.
+ * it can. `onDisabled` hears why GSO was given up on a socket, the first time in the process that
+ * happens for that reason.
  */
 export class SegmentSender {
   private disabled: boolean;
@@ -107,7 +115,12 @@ export class SegmentSender {
     if (result >= 0) return;
     if (-result !== EAGAIN) {
       this.disabled = true;
-      this.onDisabled?.(`sendmsg with UDP_SEGMENT failed (errno ${-result}): sending datagram by datagram`);
+      // Once per errno and process: on a route without checksum offload every transfer would
+      // otherwise warn. Each new socket still tries once, since another route may allow it.
+      if (!reportedErrnos.has(-result)) {
+        reportedErrnos.add(-result);
+        this.onDisabled?.(`sendmsg with UDP_SEGMENT failed (${errnoName(-result)}): TFTP windows go out datagram by datagram on this route`);
+      }
     }
     for (const datagram of run) this.socket.send(datagram);
   }

@@ -1,9 +1,14 @@
 // UDP_SEGMENT sends on loopback: what the receiver gets must be exactly the datagrams handed over,
 // in order, whichever way (GSO or dgram) each run went out.
-import { afterEach, expect, test } from 'vitest';
-import { createRequire } from 'node:module';
+import { afterAll, afterEach, describe, expect, test } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { createSocket, type Socket } from 'node:dgram';
+import { existsSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { SegmentSender, gsoUnavailable, maxSegments, socketFd } from '../src/udp-gso.js';
+import { tempDir } from './support/fixtures.js';
 
 const sockets: Socket[] = [];
 afterEach(() => {
@@ -79,4 +84,57 @@ test.each([
   expect(Buffer.concat(received).equals(Buffer.concat(window))).toBe(true);
   expect(disabled).toEqual([]);
   expect(maxSegments).toBe(64);
+});
+
+// The fallback when the kernel refuses GSO, end to end: in a namespace of our own whose loopback has
+// an MTU of 1200, a 1472-byte segment does not fit the route, sendmsg fails with EMSGSIZE, and the
+// datagrams go out through dgram (as IP fragments) instead. Needs root (a network namespace) and
+// the built dist/.
+const distModule = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'udp-gso.js');
+const fallbackSkip = process.getuid?.() !== 0 ? 'needs root for a network namespace'
+  : !existsSync(distModule) ? `${distModule} is missing: npm run build` : undefined;
+
+describe.skipIf(fallbackSkip !== undefined)(`when the kernel refuses GSO${fallbackSkip ? ` (skipped: ${fallbackSkip})` : ''}`, () => {
+  const namespace = `nb-test-gso-${process.pid}`;
+  const dir = tempDir('nb-gso-');
+  afterAll(() => {
+    execFileSync('ip', ['netns', 'del', namespace], { stdio: 'ignore' });
+    dir.cleanup();
+  });
+
+  test('EMSGSIZE (segment larger than the path MTU): dgram sends them, one report per reason and process', () => {
+    execFileSync('ip', ['netns', 'add', namespace]);
+    execFileSync('ip', ['-n', namespace, 'link', 'set', 'lo', 'mtu', '1200', 'up']);
+    const script = join(dir.path, 'fallback.mjs');
+    writeFileSync(script, `
+      import { createSocket } from 'node:dgram';
+      import { SegmentSender } from ${JSON.stringify(distModule)};
+      const receiver = createSocket('udp4');
+      const received = [];
+      receiver.on('message', (bytes) => received.push(bytes));
+      await new Promise((resolve) => receiver.bind(0, '127.0.0.1', resolve));
+      const reports = [];
+      const sent = [];
+      for (let socketNo = 0; socketNo < 2; socketNo++) {
+        const sender = createSocket('udp4');
+        await new Promise((resolve) => sender.connect(receiver.address().port, '127.0.0.1', resolve));
+        const window = Array.from({ length: 6 }, (_, i) => Buffer.alloc(i === 5 ? 300 : 1472, socketNo * 10 + i));
+        new SegmentSender(sender, (why) => reports.push(why)).send(window);
+        sent.push(...window);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        sender.close();
+      }
+      receiver.close();
+      console.log(JSON.stringify({
+        reports, same: Buffer.concat(received).equals(Buffer.concat(sent)),
+        lengths: received.map((b) => b.length),
+      }));
+    `);
+    const output = execFileSync('ip', ['netns', 'exec', namespace, process.execPath, script], { timeout: 20_000, encoding: 'utf8' });
+    const result = JSON.parse(output) as { reports: string[]; same: boolean; lengths: number[] };
+    expect(result.lengths).toEqual([1472, 1472, 1472, 1472, 1472, 300, 1472, 1472, 1472, 1472, 1472, 300]);
+    expect(result.same).toBe(true);
+    expect(result.reports).toHaveLength(1);
+    expect(result.reports[0], result.reports[0]).toMatch(/UDP_SEGMENT failed \(EMSGSIZE\)/);
+  });
 });

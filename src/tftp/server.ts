@@ -22,6 +22,7 @@ import type { EndKind, SessionEnd } from './session.js';
 import { runTransfer, type TransferHandle } from './transfer-runner.js';
 import type { TransferHooks } from './transfer.js';
 import { WorkerPool, type WorkerInfo } from './worker-pool.js';
+import { gsoUnavailable } from '../udp-gso.js';
 import { bindSocket, closeSocket, explainBindError } from '../udp.js';
 
 export interface TftpTransferEvent {
@@ -196,7 +197,9 @@ export async function startTftpServer(deps: TftpServerDeps): Promise<TftpServer>
   listener.on('error', (err) => log.error({ err }, 'TFTP socket error'));
   replies.on('error', (err) => log.error({ err }, 'TFTP reply socket error'));
   const bound = listener.address();
-  log.info({ host: bound.address, port: bound.port, ...limits }, 'TFTP server listening');
+  // Windows go out in one sendmsg each when the udp_gso addon is built (udp-gso.ts); say if not.
+  const windows = gsoUnavailable() === undefined ? 'one sendmsg per window (UDP GSO)' : `datagram by datagram: ${gsoUnavailable()}`;
+  log.info({ host: bound.address, port: bound.port, ...limits, windows }, 'TFTP server listening');
 
   return {
     address: { host: bound.address, port: bound.port },
