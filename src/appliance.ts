@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { publicUrl as derivePublicUrl, tftpHost } from './config/derived.js';
 import { openStore, type Store } from './store/index.js';
+import { EventRetention } from './store/event-retention.js';
 import { ImageStore } from './images/index.js';
 import { LifecycleBooter } from './machines/booter.js';
 import { buildBootApp } from './http-boot/index.js';
@@ -52,6 +53,9 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     const store = openStore(config.dataDir);
     closers.push(() => store.close());
     store.events.onWriteError = (err) => log.error({ err }, 'writing machine events failed');
+    const retention = new EventRetention(store.events, { dhcpRetentionDays: config.events.dhcpRetentionDays, log: log.child({ subsystem: 'events' }) });
+    retention.start();
+    closers.push(() => retention.close());
     const images = ImageStore.open(imagesDir);
     const publicUrl = derivePublicUrl(config);
     const booter = new LifecycleBooter({

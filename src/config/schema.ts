@@ -183,6 +183,15 @@ export const CloudInitSection = Type.Object({
   command: Type.String({ minLength: 1, default: 'cloud-init' }),
 }, { additionalProperties: false });
 
+/** The machine timeline (events table). */
+export const EventsSection = Type.Object({
+  /**
+   * Days DHCP packet events (dhcp-*) are kept; 0 keeps them for ever. They come at packet rate from
+   * every client on the segment; the rest of the timeline is kept (src/store/event-retention.ts).
+   */
+  dhcpRetentionDays: Type.Integer({ minimum: 0, maximum: 36500, default: 30 }),
+}, { additionalProperties: false });
+
 export const LogSection = Type.Object({
   level: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -200,6 +209,7 @@ export const ConfigSchema = Type.Object({
   lifecycle: LifecycleSection,
   images: ImagesSection,
   cloudInit: CloudInitSection,
+  events: EventsSection,
   log: LogSection,
 }, { additionalProperties: false });
 

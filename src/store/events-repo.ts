@@ -29,6 +29,8 @@ export class SqliteEventStore implements EventSink {
   private readonly forMachineStmt;
   private readonly adopt;
   private readonly sinceStmt;
+  private readonly windowStmt;
+  private readonly pruneStmt;
   private readonly listeners = new Set<(event: MachineEvent) => void>();
   private queue: QueuedEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -51,6 +53,15 @@ export class SqliteEventStore implements EventSink {
     this.forMachineStmt = db.prepare<[string], EventRow>('SELECT * FROM events WHERE machine_id = ? ORDER BY id');
     this.adopt = db.prepare('UPDATE events SET machine_id = ? WHERE mac = ? AND machine_id IS NULL');
     this.sinceStmt = db.prepare<[number, number], EventRow>('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?');
+    // Retention walks the table in id order (ids follow time: `at` is taken when an event is
+    // recorded, and a write waits at most writeBehindMs), by rowid ranges, so it needs no index on
+    // `at` that every DHCP packet would have to update.
+    this.windowStmt = db.prepare<[number, number], { last: number | null; oldest: number | null }>(
+      'SELECT max(id) AS last, min(at) AS oldest FROM (SELECT id, at FROM events WHERE id > ? ORDER BY id LIMIT ?)',
+    );
+    this.pruneStmt = db.prepare<[number, number, number]>(
+      "DELETE FROM events WHERE id > ? AND id <= ? AND at < ? AND type LIKE 'dhcp-%'",
+    );
   }
 
   private writer(db: Db): EventWriter {
@@ -132,6 +143,19 @@ export class SqliteEventStore implements EventSink {
   adoptByMacs(machineId: string, macs: readonly string[]): void {
     this.flush();
     for (const mac of macs) this.adopt.run(machineId, mac);
+  }
+
+  /**
+   * One step of DHCP packet event retention: of the next `batch` events after id `after`, deletes the
+   * DHCP packet events (dhcp-*) recorded before `before`. Other events (state changes, enlistment,
+   * files sent) are the machine's history and stay. `next` is where the following step starts, or
+   * null when the rest of the table is younger than `before`.
+   */
+  pruneDhcpStep(before: number, after: number, batch: number): { deleted: number; next: number | null } {
+    const window = this.windowStmt.get(after, batch);
+    if (window?.last == null || window.oldest == null || window.oldest >= before) return { deleted: 0, next: null };
+    const { changes } = this.pruneStmt.run(after, window.last, before);
+    return { deleted: changes, next: window.last };
   }
 
   /** Live feed of recorded events (the lab prints the timeline as it happens). */

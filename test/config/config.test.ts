@@ -67,3 +67,13 @@ describe('config', () => {
     expect(() => publicUrl(loadConfig({}))).toThrow(/publicUrl is required/);
   });
 });
+
+describe('events section', () => {
+  test('DHCP events are kept 30 days unless told otherwise; 0 keeps them for ever; negative is refused', () => {
+    expect(loadConfig({}).events.dhcpRetentionDays).toBe(30);
+    expect(loadConfig({ env: { NETBOOT_EVENTS_DHCP_RETENTION_DAYS: '0' } }).events.dhcpRetentionDays).toBe(0);
+    expect(loadConfig({ file: file('events: { dhcpRetentionDays: 7 }\n') }).events.dhcpRetentionDays).toBe(7);
+    expect(() => loadConfig({ file: file('events: { dhcpRetentionDays: -1 }\n') })).toThrow(ConfigError);
+    expect(() => loadConfig({ file: file('events: { dhcpRetentionDays: -1 }\n') })).toThrow(/events\/dhcpRetentionDays|events\.dhcpRetentionDays/);
+  });
+});
