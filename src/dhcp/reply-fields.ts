@@ -1,8 +1,10 @@
 // What every reply copies from its request, whoever builds it (full mode's reply.ts, proxy.ts). Pure.
 //
-// Replies are built as single object literals and options by assignment, never with object spreads:
-// on this V8 (Node 20) spreading a small object into a literal measured 1-10 µs, more than decoding and
-// encoding the whole packet, and every OFFER and ACK built several.
+// Replies are built as single object literals and options by assignment, not with object spreads per
+// packet: on this V8 (Node 20) spreading a small object into a literal measured 1-10 µs, more than
+// decoding and encoding the whole packet, and every OFFER and ACK built several. (reply.ts spreads
+// only when it builds a segment's cached options; proxy.ts still spreads the boot options, off the
+// full-mode path the benchmark measures.)
 import { BootOp, type DhcpOptions, type DhcpPacket } from './codec/index.js';
 
 export type MutableOptions = { -readonly [K in keyof DhcpOptions]: DhcpOptions[K] };

@@ -198,7 +198,8 @@ export async function startTftpServer(deps: TftpServerDeps): Promise<TftpServer>
   replies.on('error', (err) => log.error({ err }, 'TFTP reply socket error'));
   const bound = listener.address();
   // Windows go out in one sendmsg each when the udp_gso addon is built (udp-gso.ts); say if not.
-  const windows = gsoUnavailable() === undefined ? 'one sendmsg per window (UDP GSO)' : `datagram by datagram: ${gsoUnavailable()}`;
+  const noGso = gsoUnavailable();
+  const windows = noGso === undefined ? 'one sendmsg per window (UDP GSO)' : `datagram by datagram: ${noGso}`;
   log.info({ host: bound.address, port: bound.port, ...limits, windows }, 'TFTP server listening');
 
   return {

@@ -108,8 +108,7 @@ export class WorkerPool {
   }
 
   private newWorker(): Worker {
-    const setup: WorkerSetup = this.setup;
-    return new Worker(this.entry, { workerData: setup, stdout: false, stderr: false });
+    return new Worker(this.entry, { workerData: this.setup, stdout: false, stderr: false });
   }
 
   private attach(member: Member): void {
