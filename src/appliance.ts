@@ -14,6 +14,8 @@ import { startTftpServer, tftpNamespace } from './tftp/index.js';
 import { buildApiApp, operatorToken } from './api/index.js';
 import { loadBuiltinScripts, machineCallbackRoutes } from './enlist/index.js';
 import { MachineService } from './machines/service.js';
+import { BootAuth, plainIpv4 } from './machines/boot-auth.js';
+import { BoundedEvents } from './machines/event-bounds.js';
 import { Tagging } from './machines/tagging.js';
 import { builtinScriptsDir } from './paths.js';
 import { createPowerDriver, parsePowerSettings } from './power/index.js';
@@ -85,17 +87,26 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     const proxyMode = config.dhcp?.enabled === true && config.dhcp.mode === 'proxy';
     let proxy: ProxyDhcpServer | undefined;
     const macOfAddress = (address: string) => (proxyMode ? proxy?.macOf(plainIpv4(address)) : leaseMac(store, address));
+    // Everything a host on the boot network makes us record is cleaned and rate-bound (event-bounds.ts).
+    const bootEvents = new BoundedEvents(store.events, { log: log.child({ subsystem: 'events' }) });
+    // Tokens are bound to the lease holder's address wherever we run DHCP (README "Threat model").
+    const auth = new BootAuth({
+      machines: store.machines, events: bootEvents, ...(config.dhcp?.enabled ? { leases: { macOf: macOfAddress } } : {}),
+    });
+    if (!auth.binding) {
+      log.warn('DHCP is off: run tokens cannot be bound to the lease holder\'s address, so any host that learns one can use it (README "Threat model")');
+    }
     const missingFiles = missingLoaders(config.boot);
     if (missingFiles.length > 0) log.warn({ missing: missingFiles }, 'some boot loaders are not installed; firmware that needs them cannot boot');
 
     let httpAddress: Appliance['httpAddress'] = null;
     if (config.http.enabled) {
       const app = buildBootApp({
-        booter, files: images, events: store.events, publicUrl, log, macOfAddress, loaders: httpLoaderFiles(config.boot),
+        booter, files: images, events: bootEvents, publicUrl, log, auth, loaders: httpLoaderFiles(config.boot),
       });
-      app.register(enlistRoutes, { machines: store.machines, events: store.events, tagging });
-      app.register(machineCallbackRoutes, { store, service, tagging });
-      app.register(cloudInitRoutes, { machines: store.machines, events: store.events, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys });
+      app.register(enlistRoutes, { store, tagging });
+      app.register(machineCallbackRoutes, { store, service, tagging, auth });
+      app.register(cloudInitRoutes, { auth, events: bootEvents, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys });
       await app.listen({ host: config.http.host, port: config.http.port });
       closers.push(() => app.close());
       const bound = app.server.address();
@@ -114,7 +125,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     }
 
     if (config.tftp.enabled) {
-      const files = tftpNamespace({ loaders: tftpLoaderFiles(config.boot), images, booter, events: store.events, macOfAddress });
+      const files = tftpNamespace({ loaders: tftpLoaderFiles(config.boot), images, booter, events: bootEvents, macOfAddress });
       const tftp = await startTftpServer({
         host: tftpHost(config), port: config.tftp.port, files, log,
         options: {
@@ -127,7 +138,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
           const mac = macOfAddress(event.address);
           // ERROR 8 after our OACK is the PXE/OVMF tsize probe (FACTS.md), not a failure worth a timeline entry.
           if (!mac || event.clientErrorCode === 8) return;
-          store.events.record({ mac, type: event.kind === 'sent' ? 'tftp-sent' : 'tftp-failed', detail: `${event.name} ${event.bytes} B in ${event.ms} ms` });
+          bootEvents.record({ mac, type: event.kind === 'sent' ? 'tftp-sent' : 'tftp-failed', detail: `${event.name} ${event.bytes} B in ${event.ms} ms` });
         },
       });
       closers.push(() => tftp.close());
@@ -136,7 +147,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     if (config.dhcp?.enabled && proxyMode) {
       // Beside the site's DHCP server: boot information to PXE clients only, no address, no lease.
       const started = await startProxyDhcpServer({
-        config: config.dhcp, booter, events: store.events, log,
+        config: config.dhcp, booter, events: bootEvents, log,
         bootScriptUrl: (mac: string) => `${publicUrl}/boot/${mac}.ipxe`,
         loaders: loaderChoice(config.boot, publicUrl),
       });
@@ -144,7 +155,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
       closers.push(() => started.close());
     } else if (config.dhcp?.enabled) {
       const dhcp: DhcpServer = await startDhcpServer({
-        config: config.dhcp, leases: store.leases, booter, events: store.events, log,
+        config: config.dhcp, leases: store.leases, booter, events: bootEvents, log,
         bootScriptUrl: (mac: string) => `${publicUrl}/boot/${mac}.ipxe`,
         loaders: loaderChoice(config.boot, publicUrl),
         relays: store.relays,
@@ -179,7 +190,3 @@ function leaseMac(store: Store, address: string): string | undefined {
   return store.leases.byIp(plainIpv4(address))?.mac;
 }
 
-/** ::ffff:10.0.0.5 (an IPv4 peer of a dual-stack socket) -> 10.0.0.5. */
-function plainIpv4(address: string): string {
-  return address.startsWith('::ffff:') ? address.slice(7) : address;
-}

@@ -53,6 +53,12 @@ export class ConflictError extends NetbootError {
   override readonly statusCode = 409;
 }
 
+/** A body within the request limit that is still more than the appliance keeps. */
+export class PayloadTooLargeError extends NetbootError {
+  readonly code = 'NB_ERR_PAYLOAD_TOO_LARGE';
+  override readonly statusCode = 413;
+}
+
 /** No or unknown credentials. */
 export class UnauthorizedError extends NetbootError {
   readonly code = 'NB_ERR_AUTH_MISSING';
@@ -83,5 +89,5 @@ export class TftpWorkerError extends NetbootError {
 /** Every error class, for the uniqueness test and for `netboot` to print codes consistently. */
 export const errorCatalogue = [
   ConfigError, StoreError, NotFoundError, ValidationError, ImageError, ImageMissingError, LabError,
-  ConflictError, UnauthorizedError, ForbiddenError, PowerError, CloudInitError, TftpWorkerError,
+  ConflictError, PayloadTooLargeError, UnauthorizedError, ForbiddenError, PowerError, CloudInitError, TftpWorkerError,
 ] as const;

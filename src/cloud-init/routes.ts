@@ -5,8 +5,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { ConflictError, UnauthorizedError, ValidationError } from '../errors.js';
+import { ConflictError, ValidationError } from '../errors.js';
 import type { EventSink } from '../machines/boot.js';
+import type { BootAuth } from '../machines/boot-auth.js';
 import type { Machine } from '../machines/model.js';
 import type { RenderCache } from './cache.js';
 import { parseOperatorUserData } from './operator-user-data.js';
@@ -16,7 +17,8 @@ import {
 } from './render.js';
 
 export interface CloudInitRouteDeps {
-  readonly machines: { byToken(token: string): Machine | undefined };
+  /** Token and address together: the seed holds operator user-data (src/machines/boot-auth.ts). */
+  readonly auth: Pick<BootAuth, 'authenticate'>;
   readonly events: EventSink;
   readonly cache: RenderCache;
   readonly publicUrl: string;
@@ -33,6 +35,9 @@ const ReportingEvent = Type.Object({
   result: Type.Optional(Type.String({ maxLength: 32 })),
 });
 type ReportingEvent = Static<typeof ReportingEvent>;
+
+/** cloud-init's reports are a few hundred bytes; 64 KiB leaves room for long error descriptions. */
+const reportBodyLimit = 64 * 1024;
 
 const TokenParams = Type.Object({ token: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' }) });
 
@@ -60,13 +65,11 @@ export function timelineDetail(event: ReportingEvent): string | undefined {
 export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (app, deps) => {
   // cloud-init posts reporting events without a Content-Type and phone_home as a form: take every
   // body of this plugin as text and parse it here.
-  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: 64 * 1024 }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: reportBodyLimit }, (_req, body, done) => done(null, body));
 
   const machineOf = (request: FastifyRequest): Machine => {
     const { token } = request.params as Static<typeof TokenParams>;
-    const machine = deps.machines.byToken(token);
-    if (!machine) throw new UnauthorizedError('unknown or expired token in the seed URL: tokens rotate with every commissioning or testing run');
-    return machine;
+    return deps.auth.authenticate(token, request.ip, 'the cloud-init seed');
   };
   const contextOf = (machine: Machine): SeedContext => ({
     machine, phase: phaseOf(machine), publicUrl: deps.publicUrl, token: machine.token!, sshKeys: deps.sshKeys,
@@ -92,7 +95,9 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
     return reply.type('text/plain; charset=utf-8').send(text);
   });
 
-  app.post('/cloud-init/:token/events', { schema: { params: TokenParams } }, async (request, reply) => {
+  // bodyLimit on the route too: the parser's limit above covers only the content types fastify has
+  // no parser of its own for (text/plain and JSON took the global 1 MiB: probe F12).
+  app.post('/cloud-init/:token/events', { bodyLimit: reportBodyLimit, schema: { params: TokenParams } }, async (request, reply) => {
     const machine = machineOf(request);
     let event: unknown = request.body; // parsed already when it came as application/json
     if (typeof event === 'string') {
@@ -112,7 +117,7 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
     return reply.code(204).send();
   });
 
-  app.post('/cloud-init/:token/phone-home', { schema: { params: TokenParams } }, async (request, reply) => {
+  app.post('/cloud-init/:token/phone-home', { bodyLimit: reportBodyLimit, schema: { params: TokenParams } }, async (request, reply) => {
     const machine = machineOf(request);
     phaseOf(machine);
     const form = new URLSearchParams(String(request.body ?? ''));

@@ -8,15 +8,18 @@ import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ConflictError, ForbiddenError, UnauthorizedError } from '../errors.js';
 import { InventorySchema } from '../machines/inventory.js';
+import type { BootAuth } from '../machines/boot-auth.js';
 import type { Machine } from '../machines/model.js';
 import type { MachineService } from '../machines/service.js';
 import type { Tagging } from '../machines/tagging.js';
 import type { Store } from '../store/index.js';
 import { scriptBundle } from './bundle.js';
+import { checkResultSize, outputTail } from './result-limits.js';
 import { SCRIPT_NAME } from './scripts.js';
 
 export interface MachineCallbackDeps {
   readonly store: Store;
+  readonly auth: Pick<BootAuth, 'authenticate'>;
   readonly service: MachineService;
   readonly tagging: Tagging;
 }
@@ -52,8 +55,9 @@ export const machineCallbackRoutes: FastifyPluginAsync<MachineCallbackDeps> = as
     const header = request.headers.authorization ?? '';
     const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
     if (!token) throw new UnauthorizedError('missing `Authorization: Bearer <token>`: the token is on the kernel command line (netboot.token)');
-    const machine = deps.store.machines.byToken(token);
-    if (!machine) throw new UnauthorizedError('unknown or expired token: tokens rotate with every commissioning or testing run');
+    // Token and address together (src/machines/boot-auth.ts): a token read off the wire or out of a
+    // boot script is no use from another host.
+    const machine = deps.auth.authenticate(token, request.ip, 'the callback API');
     const { id } = request.params as { id?: string };
     if (id !== undefined && id !== machine.id) throw new ForbiddenError(`this token belongs to machine ${machine.id}, not ${id}`);
     return machine;
@@ -91,9 +95,12 @@ export const machineCallbackRoutes: FastifyPluginAsync<MachineCallbackDeps> = as
       const run = deps.store.scripts.run(machine.runId!);
       if (!run?.scripts.includes(body.name)) throw new ConflictError(`script '${body.name}' is not part of run ${machine.runId}`);
       const files = Object.fromEntries(Object.entries(body.files).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+      const stdout = outputTail(Buffer.from(body.stdout, 'base64'));
+      const stderr = outputTail(Buffer.from(body.stderr, 'base64'));
+      const kept = stdout.length + stderr.length + Object.values(files).reduce((sum, f) => sum + Math.ceil(f.length / 3) * 4, 0);
+      checkResultSize(files, kept, deps.store.scripts.storedBytes(run.id, body.name));
       deps.store.scripts.addResult(run.id, {
-        name: body.name, exitCode: body.exitCode, timedOut: body.timedOut, durationMs: body.durationMs,
-        stdout: Buffer.from(body.stdout, 'base64'), stderr: Buffer.from(body.stderr, 'base64'), files,
+        name: body.name, exitCode: body.exitCode, timedOut: body.timedOut, durationMs: body.durationMs, stdout, stderr, files,
       });
       const outcome = body.timedOut ? 'timed out' : `exit ${body.exitCode}`;
       deps.store.events.record({ mac: machine.bootMac, type: 'script-result', detail: `${body.name} ${outcome} in ${body.durationMs} ms` });

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Booter, EventSink } from '../machines/boot.js';
+import type { BootAuth } from '../machines/boot-auth.js';
 
 export interface ServedFile {
   readonly id: string;
@@ -14,8 +15,11 @@ export interface HttpBootDeps {
   readonly events: EventSink;
   /** Loader name -> absolute path, served at /loaders/<name> (UEFI HTTP Boot fetches ipxe.efi there). */
   readonly loaders: Readonly<Record<string, string>>;
-  /** Maps a client address to its MAC through the DHCP leases, when the URL does not carry it. */
-  readonly macOfAddress: (address: string) => string | undefined;
+  /**
+   * The boot side's one authentication seam: who holds an address (DHCP leases), and whether a
+   * token-bearing script may go to it.
+   */
+  readonly auth: Pick<BootAuth, 'binding' | 'macOf' | 'mayUseToken'>;
   readonly publicUrl: string;
   readonly log: Logger;
 }

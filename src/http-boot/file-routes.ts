@@ -27,11 +27,13 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
       if (!file) throw new NotFoundError(`no boot file with id ${id}`);
       if (request.method === 'GET') {
         const mac = clientMac(request, deps);
-        if (mac) deps.events.record({ mac, type: file.role, detail: rangeDetail(request) });
+        if (mac) deps.events.record({ mac, type: file.role, detail: rangeDetail(request.headers.range) });
       }
+      // cacheControl: false, or send's own `public, max-age=0` replaces ours (probe F12): a file
+      // id is a content hash, so the bytes behind it never change.
       return reply
         .header('cache-control', 'public, max-age=31536000, immutable')
-        .sendFile(basename(file.path), dirname(file.path), { dotfiles: 'allow', etag: true, lastModified: true });
+        .sendFile(basename(file.path), dirname(file.path), { dotfiles: 'allow', etag: true, lastModified: true, cacheControl: false });
     },
   });
 
@@ -48,17 +50,32 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
         const mac = clientMac(request, deps);
         if (mac) deps.events.record({ mac, type: 'file', detail: `loader ${name}` });
       }
-      return reply.header('cache-control', 'no-cache').sendFile(basename(path), dirname(path), { dotfiles: 'allow' });
+      return reply.header('cache-control', 'no-cache').sendFile(basename(path), dirname(path), { dotfiles: 'allow', cacheControl: false });
     },
   });
 };
 
+/**
+ * Whose timeline a download goes on. Where the appliance knows the leases, the lease holder's: a
+ * `?mac=` naming another machine is ignored, so nobody can write to a timeline by naming its MAC
+ * (probe F4). Without DHCP of our own, the `?mac=` the boot script put on the URL is all there is.
+ */
 function clientMac(request: FastifyRequest, deps: HttpBootDeps): string | undefined {
+  const holder = deps.auth.macOf(request.ip);
+  if (deps.auth.binding) return holder;
   const fromQuery = (request.query as { mac?: string }).mac;
-  return (fromQuery && normaliseMac(fromQuery)) || deps.macOfAddress(request.ip);
+  return (fromQuery && normaliseMac(fromQuery)) || holder;
 }
 
-function rangeDetail(request: FastifyRequest): string {
-  const range = request.headers.range;
-  return range ? `range ${range}` : '';
+/**
+ * The Range header as parsed, never as sent (a client controls its length: probe F4): the first
+ * range and how many more there were.
+ */
+export function rangeDetail(range: string | undefined): string {
+  if (!range) return '';
+  const specs = /^bytes=(.*)$/i.exec(range.trim())?.[1]?.split(',') ?? [];
+  const first = /^\s*(\d{0,19})-(\d{0,19})\s*$/.exec(specs[0] ?? '');
+  if (!first) return 'range (unparsed)';
+  const more = specs.length > 1 ? ` (+${specs.length - 1} more)` : '';
+  return `range ${first[1]}-${first[2]}${more}`;
 }

@@ -24,6 +24,13 @@ export const ipxeRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
     try {
       const spec = await deps.booter.bootSpec(client);
       if (!spec) return reply.code(404).send('#!ipxe\necho netboot: this machine is not served here\nexit\n');
+      // A script with a run token goes only to the address leased to this MAC (probe F2): anyone
+      // else who names the MAC is told so, and the attempt goes on the machine's timeline.
+      // 200, not 403: iPXE runs no script from an error answer, and a real machine whose lease the
+      // proxy has not heard yet must keep asking rather than fall through to the next boot device.
+      if ('runToken' in spec && spec.runToken !== undefined && !deps.auth.mayUseToken(spec.runToken, request.ip, 'boot script')) {
+        return renderRetryScript(`this boot script is served only to the address leased to ${mac}`, `${deps.publicUrl}/boot/${mac}.ipxe`, 10);
+      }
       deps.events.record({ mac, type: 'ipxe-script', detail: spec.purpose });
       return renderIpxeScript(spec, { mac, publicUrl: deps.publicUrl });
     } catch (error) {

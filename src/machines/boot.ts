@@ -31,6 +31,11 @@ export interface LinuxBootSpec {
   readonly cmdline: string;
   /** File id of the root image the initrd fetches, when there is one. */
   readonly rootfs?: string;
+  /**
+   * The run token the command line carries (callbacks, seed URL), when it carries one: such a spec
+   * is a secret, rendered only for the machine's own address (src/machines/boot-auth.ts).
+   */
+  readonly runToken?: string;
 }
 
 /** Leave the network boot: boot from the local disk, power off, or answer nothing more than DHCP. */
@@ -51,6 +56,8 @@ export const eventTypes = [
   'tftp-sent', 'tftp-failed', 'grub-config', 'ipxe-script', 'kernel', 'initrd', 'rootfs', 'file', 'enlisted', 're-enlisted', 'cloud-init',
   // the life-cycle (src/machines/service.ts) and the commissioning callbacks (src/enlist)
   'machine-added', 'state', 'note', 'power', 'power-failed', 'scripts', 'script-result', 'inventory', 'tag',
+  // the boot side's refusals (src/machines/boot-auth.ts, src/machines/enlistment.ts)
+  'token-refused', 'enlist-refused',
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 

@@ -66,7 +66,7 @@ export class LifecycleBooter implements Booter {
         `cloud-config-url=${seed}/cloud-config`,
       );
     }
-    return { ...spec, purpose: phase === 'commissioning' ? 'commission' : 'test', cmdline: args.join(' ') };
+    return { ...spec, purpose: phase === 'commissioning' ? 'commission' : 'test', cmdline: args.join(' '), runToken: machine.token };
   }
 
   private enlistSpec(client: BootClient): LinuxBootSpec {

@@ -60,7 +60,9 @@ export class SqliteEventStore implements EventSink {
       'SELECT max(id) AS last, min(at) AS oldest FROM (SELECT id, at FROM events WHERE id > ? ORDER BY id LIMIT ?)',
     );
     this.pruneStmt = db.prepare<[number, number, number]>(
-      "DELETE FROM events WHERE id > ? AND id <= ? AND at < ? AND type LIKE 'dhcp-%'",
+      // DHCP packet events, and the events of MACs no machine owns (any host on the boot network can
+      // make those: probe F4).
+      "DELETE FROM events WHERE id > ? AND id <= ? AND at < ? AND (type LIKE 'dhcp-%' OR machine_id IS NULL)",
     );
   }
 
@@ -147,8 +149,8 @@ export class SqliteEventStore implements EventSink {
 
   /**
    * One step of DHCP packet event retention: of the next `batch` events after id `after`, deletes the
-   * DHCP packet events (dhcp-*) recorded before `before`. Other events (state changes, enlistment,
-   * files sent) are the machine's history and stay. `next` is where the following step starts, or
+   * DHCP packet events (dhcp-*) and the events of no machine recorded before `before`. A machine's
+   * other events (state changes, enlistment, files sent) are its history and stay. `next` is where the following step starts, or
    * null when the rest of the table is younger than `before`.
    */
   pruneDhcpStep(before: number, after: number, batch: number): { deleted: number; next: number | null } {

@@ -3,6 +3,7 @@ import type { BootPurpose } from '../machines/boot.js';
 import type { Inventory } from '../machines/inventory.js';
 import type { Machine, MachineState, PowerSettingsValue } from '../machines/model.js';
 import type { Db } from './db.js';
+import { ConflictError } from '../errors.js';
 
 interface MachineRow {
   id: string; hostname: string; state: string; boot_mac: string; arch: string; uuid: string | null;
@@ -88,6 +89,13 @@ function newMachineId(): string {
 
 export interface EnlistResult { machine: Machine; created: boolean }
 
+/** Enlistment refused: the machines it would have changed, so their timelines can say so. */
+export class EnlistRefusedError extends ConflictError {
+  constructor(reason: string, readonly owners: readonly Machine[]) {
+    super(`enlistment refused: ${reason}`);
+  }
+}
+
 export class SqliteMachineStore {
   private readonly db: Db;
   private readonly byIdStmt;
@@ -167,26 +175,40 @@ export class SqliteMachineStore {
   }
 
   /**
-   * Creates the machine in state New, or updates the one that already owns this boot MAC, one of its
-   * NICs, or its SMBIOS UUID: re-enlisting never duplicates a machine. One transaction.
+   * Anonymous enlistment: creates the machine in state New, or refreshes the inventory of the one
+   * machine that owns these MACs or this SMBIOS UUID while it is still New and unlocked. Anything else
+   * is refused with nothing changed (EnlistRefusedError): an anonymous request never changes a
+   * machine past New, never re-points a boot MAC and never moves another machine's NIC (probe F1;
+   * MAAS's anonymous API only creates). One transaction, so concurrent enlistments of one machine
+   * still make one machine.
    */
   enlist(inventory: Inventory, onAdopt: (machineId: string, macs: string[]) => void): EnlistResult {
     return this.db.transaction((): EnlistResult => {
       const macs = [...new Set([inventory.bootMac, ...inventory.nics.map((n) => n.mac)].map((m) => m.toLowerCase()))];
       const uuid = usableUuid(inventory.dmi.uuid);
-      const existing = this.findExisting(macs, uuid);
+      // Which machine this is: the owner of the boot MAC, else of the SMBIOS UUID (the same machine
+      // booting from another NIC). Every other MAC and the UUID must be unowned or that machine's.
+      const uuidRow = uuid ? this.byUuidStmt.get(uuid) : undefined;
+      const existing = this.byMac(inventory.bootMac.toLowerCase()) ?? (uuidRow && toMachine(uuidRow));
+      const others = this.owners(macs, uuid).filter((m) => m.id !== existing?.id);
+      if (others.length > 0) {
+        throw new EnlistRefusedError('a MAC or the UUID it reports belongs to another machine', others);
+      }
+      if (existing && (existing.locked || existing.state !== 'New')) {
+        const why = existing.locked ? 'locked' : existing.state;
+        throw new EnlistRefusedError(`it is already enlisted and ${why}: only New, unlocked machines are refreshed by enlistment; commissioning updates the inventory`, [existing]);
+      }
       const at = this.now();
       const id = existing?.id ?? newMachineId();
-      const bootMac = inventory.bootMac.toLowerCase();
       if (existing) {
-        this.db.prepare(
-          'UPDATE machines SET boot_mac = ?, arch = ?, uuid = ?, inventory = ?, updated_at = ? WHERE id = ?',
-        ).run(bootMac, inventory.arch, uuid, JSON.stringify(inventory), at, id);
+        // The boot MAC stays: the machine's identity is not the anonymous sender's to change.
+        this.db.prepare('UPDATE machines SET arch = ?, uuid = coalesce(uuid, ?), inventory = ?, updated_at = ? WHERE id = ?')
+          .run(inventory.arch, uuid, JSON.stringify(inventory), at, id);
       } else {
         this.db.prepare(
           `INSERT INTO machines (id, hostname, state, boot_mac, arch, uuid, inventory, created_at, updated_at)
            VALUES (?, ?, 'New', ?, ?, ?, ?, ?, ?)`,
-        ).run(id, `nb-${id}`, bootMac, inventory.arch, uuid, JSON.stringify(inventory), at, at);
+        ).run(id, `nb-${id}`, inventory.bootMac.toLowerCase(), inventory.arch, uuid, JSON.stringify(inventory), at, at);
       }
       this.replaceInterfaces(id, inventory);
       onAdopt(id, macs);
@@ -194,21 +216,26 @@ export class SqliteMachineStore {
     }).immediate();
   }
 
-  private findExisting(macs: string[], uuid: string | null): Machine | undefined {
+  /** Every machine that owns one of these MACs (boot MAC or NIC) or this UUID, each once. */
+  private owners(macs: string[], uuid: string | null): Machine[] {
+    const found = new Map<string, Machine>();
     for (const mac of macs) {
-      const found = this.byMac(mac);
-      if (found) return found;
+      const machine = this.byMac(mac);
+      if (machine) found.set(machine.id, machine);
     }
     const row = uuid ? this.byUuidStmt.get(uuid) : undefined;
-    return row && toMachine(row);
+    if (row) found.set(row.id, toMachine(row));
+    return [...found.values()];
   }
 
   private replaceInterfaces(machineId: string, inventory: Inventory): void {
     this.db.prepare('DELETE FROM interfaces WHERE machine_id = ?').run(machineId);
     const insert = this.db.prepare(
+      // A NIC another machine owns stays that machine's: an inventory never moves it (probe F1).
       `INSERT INTO interfaces (mac, machine_id, name, driver, link, speed_mbps) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT(mac) DO UPDATE SET machine_id = excluded.machine_id, name = excluded.name,
-         driver = excluded.driver, link = excluded.link, speed_mbps = excluded.speed_mbps`,
+       ON CONFLICT(mac) DO UPDATE SET name = excluded.name,
+         driver = excluded.driver, link = excluded.link, speed_mbps = excluded.speed_mbps
+       WHERE interfaces.machine_id = excluded.machine_id`,
     );
     for (const nic of inventory.nics) {
       insert.run(nic.mac.toLowerCase(), machineId, nic.name, nic.driver, nic.link ? 1 : 0, nic.speedMbps);

@@ -104,6 +104,14 @@ export class SqliteScriptStore {
     ).run(runId, result.name, result.exitCode, result.timedOut ? 1 : 0, result.durationMs, result.stdout, result.stderr, JSON.stringify(files), this.now());
   }
 
+  /** Bytes a run's results keep, but for one script's (which a new result of it replaces). */
+  storedBytes(runId: number, exceptName: string): number {
+    const row = this.db.prepare<[number, string], { bytes: number | null }>(
+      'SELECT sum(length(stdout) + length(stderr) + length(files)) AS bytes FROM script_results WHERE run_id = ? AND name != ?',
+    ).get(runId, exceptName);
+    return row?.bytes ?? 0;
+  }
+
   finishRun(runId: number, status: Exclude<RunStatus, 'running'>): void {
     this.db.prepare(`UPDATE script_runs SET status = ?, finished_at = ? WHERE id = ? AND status = 'running'`).run(status, this.now(), runId);
   }

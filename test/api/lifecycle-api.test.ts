@@ -10,6 +10,7 @@ import { machineCallbackRoutes, type RunnableScript } from '../../src/enlist/ind
 import { buildBootApp } from '../../src/http-boot/index.js';
 import { LifecycleBooter } from '../../src/machines/booter.js';
 import { MachineService } from '../../src/machines/service.js';
+import { BootAuth } from '../../src/machines/boot-auth.js';
 import { Tagging } from '../../src/machines/tagging.js';
 import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -58,14 +59,16 @@ describe('operator API and machine callbacks', () => {
       timeouts: { commissioning: 600, testing: 600, deploying: 600, releasing: 600, erasing: 600, rescue: 600 },
     });
     const tagging = new Tagging(store);
+    // No DHCP here: tokens are not bound to an address (test/security/boot-side.test.ts binds them).
+    const auth = new BootAuth({ machines: store.machines, events: store.events });
     api = await buildApiApp({ store, service, tagging, token, log: silentLog });
     const images = { get: () => ({ files: { kernel: { id: 'k'.repeat(64) }, initrd: { id: 'i'.repeat(64) } } }) };
     boot = buildBootApp({
       booter: new LifecycleBooter({ publicUrl: 'http://10.213.0.1', enlistImage: 'micro', images, machines: store.machines }),
       files: { fileById: () => undefined }, events: store.events, publicUrl: 'http://10.213.0.1', log: silentLog,
-      macOfAddress: () => undefined, loaders: {},
+      auth, loaders: {},
     });
-    boot.register(machineCallbackRoutes, { store, service, tagging });
+    boot.register(machineCallbackRoutes, { store, service, tagging, auth });
     await Promise.all([api.ready(), boot.ready()]);
   });
 

@@ -8,6 +8,7 @@ import { cloudInitRoutes, cloudInitSchemaChecker, RenderCache } from '../../src/
 import { buildBootApp } from '../../src/http-boot/index.js';
 import { LifecycleBooter } from '../../src/machines/booter.js';
 import { MachineService } from '../../src/machines/service.js';
+import { BootAuth } from '../../src/machines/boot-auth.js';
 import { Tagging } from '../../src/machines/tagging.js';
 import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
@@ -35,6 +36,8 @@ describe('cloud-init seed, callbacks and operator user-data', () => {
       timeouts: { commissioning: 600, testing: 600, deploying: 600, releasing: 600, erasing: 600, rescue: 600 },
     });
     cache = new RenderCache();
+    // No DHCP here: tokens are not bound to an address (test/security/boot-side.test.ts binds them).
+    const auth = new BootAuth({ machines: store.machines, events: store.events });
     api = await buildApiApp({
       store, service, tagging: new Tagging(store), token, log: silentLog,
       userData: { checker: cloudInitSchemaChecker('cloud-init', true), cache },
@@ -42,9 +45,9 @@ describe('cloud-init seed, callbacks and operator user-data', () => {
     const images = { get: () => ({ files: { kernel: { id: 'k'.repeat(64) }, initrd: { id: 'i'.repeat(64) } } }) };
     boot = buildBootApp({
       booter: new LifecycleBooter({ publicUrl, enlistImage: 'micro', images, machines: store.machines }),
-      files: { fileById: () => undefined }, events: store.events, publicUrl, log: silentLog, macOfAddress: () => undefined, loaders: {},
+      files: { fileById: () => undefined }, events: store.events, publicUrl, log: silentLog, auth, loaders: {},
     });
-    boot.register(cloudInitRoutes, { machines: store.machines, events: store.events, cache, publicUrl, sshKeys: [] });
+    boot.register(cloudInitRoutes, { auth, events: store.events, cache, publicUrl, sshKeys: [] });
     await Promise.all([api.ready(), boot.ready()]);
   });
 

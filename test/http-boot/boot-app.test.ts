@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildBootApp, type ServedFile } from '../../src/http-boot/index.js';
 import { enlistRoutes } from '../../src/enlist/index.js';
 import { LifecycleBooter } from '../../src/machines/booter.js';
+import { BootAuth } from '../../src/machines/boot-auth.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { ImageMissingError } from '../../src/errors.js';
 import { sampleInventory, silentLog, tempDir } from '../support/fixtures.js';
@@ -20,6 +21,8 @@ describe('boot-side HTTP app', () => {
   let app: FastifyInstance;
   let files: Map<string, ServedFile>;
   let imageBuilt: boolean;
+  /** Address -> MAC, as the DHCP leases would say: inject() comes from 127.0.0.1. */
+  let leases: Map<string, string>;
   const content = Buffer.from(Array.from({ length: 100_000 }, (_, i) => i % 251));
   const ids = { kernel: '', initrd: '', rootfs: '' };
 
@@ -35,6 +38,7 @@ describe('boot-side HTTP app', () => {
       ids[role] = id;
     }
     imageBuilt = true;
+    leases = new Map([['127.0.0.1', '52:54:00:00:00:99']]);
     const images = {
       get: (name: string) => {
         if (!imageBuilt) throw new ImageMissingError(`image '${name}' is not built: run \`netboot images build ${name}\``);
@@ -45,9 +49,9 @@ describe('boot-side HTTP app', () => {
     app = buildBootApp({
       booter, files: { fileById: (id) => files.get(id) }, events: store.events, publicUrl, log: silentLog,
       loaders: { 'ipxe.efi': join(dir.path, 'kernel') },
-      macOfAddress: (ip) => (ip === '127.0.0.1' ? '52:54:00:00:00:99' : undefined),
+      auth: new BootAuth({ machines: store.machines, events: store.events, leases: { macOf: (ip) => leases.get(ip) } }),
     });
-    app.register(enlistRoutes, { machines: store.machines, events: store.events });
+    app.register(enlistRoutes, { store });
     await app.ready();
   });
 
@@ -96,6 +100,7 @@ describe('boot-side HTTP app', () => {
   test('a commissioning machine boots the micro image with its run token and phase', async () => {
     const { machine } = store.machines.enlist(sampleInventory(), () => undefined);
     store.machines.update(machine.id, { state: 'Commissioning', bootPurpose: 'commission', token: 'tok-123' });
+    leases.set('127.0.0.1', mac);
     const script = (await app.inject({ url: `/boot/${mac}.ipxe` })).body;
     expect(script).toContain('netboot.url=http://10.213.0.1 netboot.token=tok-123 netboot.phase=commissioning');
     expect(script).not.toContain('netboot.enlist=');
@@ -114,8 +119,9 @@ describe('boot-side HTTP app', () => {
     expect(range.headers['content-range']).toBe(`bytes 6-15/${content.length + 6}`);
     expect([...range.rawPayload]).toEqual([...content.subarray(0, 10)]);
     const events = store.events.since(0).map((e) => [e.mac, e.type]);
-    // HEAD records nothing; the rootfs GET without ?mac= is attributed through the lease of 127.0.0.1.
-    expect(events).toEqual([[mac, 'kernel'], ['52:54:00:00:00:99', 'rootfs']]);
+    // HEAD records nothing; both GETs are attributed through the lease of 127.0.0.1: a ?mac= naming
+    // another machine is not believed (probe F4).
+    expect(events).toEqual([['52:54:00:00:00:99', 'kernel'], ['52:54:00:00:00:99', 'rootfs']]);
   });
 
   test('unknown and malformed file ids are refused', async () => {

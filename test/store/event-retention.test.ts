@@ -104,8 +104,11 @@ test('the appliance prunes at start what a previous run left, and keeps the rest
   const dir = tempDir();
   const longAgo = Date.now() - 45 * day;
   const old = openStore(dir.path, () => longAgo);
-  old.events.record({ mac: '52:54:00:aa:aa:aa', type: 'dhcp-ack', detail: '10.0.0.9' });
-  old.events.record({ mac: '52:54:00:aa:aa:aa', type: 'note', detail: 'kept' });
+  const { machine } = old.machines.enlist(sampleInventory(), () => undefined);
+  old.events.record({ mac: machine.bootMac, type: 'dhcp-ack', detail: '10.0.0.9' });
+  old.events.record({ mac: machine.bootMac, type: 'note', detail: 'kept' });
+  // Anyone on the boot network can make events for a MAC no machine owns: those go too (probe F4).
+  old.events.record({ mac: '52:54:00:aa:aa:aa', type: 'ipxe-script', detail: 'enlist' });
   old.close();
   const config = loadConfig({
     overrides: {

@@ -1,0 +1,96 @@
+// What the boot side may write to the timeline. Every event it records is caused by a host on the
+// untrusted boot network, so the writes are bounded (probe F4: 2,000 downloads with a long Range header
+// wrote 24 MB of events in 3 s): details are cleaned and capped, each MAC has a token bucket, and the
+// events that do not come at DHCP rate share one more. The life-cycle's own events (state, power,
+// notes) never pass through here and are never dropped.
+import type { Logger } from 'pino';
+import type { EventSink, MachineEventInput } from './boot.js';
+
+export interface Bucket { readonly burst: number; readonly perSecond: number }
+
+export interface EventBoundsOptions {
+  /** Per MAC: a booting machine records a few dozen events; a DHCP client retrying every second, one a second. */
+  readonly perMac?: Bucket;
+  /** All non-DHCP events together (DHCP packet events are pruned after dhcpRetentionDays instead). */
+  readonly boot?: Bucket;
+  /** MACs whose buckets are remembered; the least recently seen are forgotten first. */
+  readonly maxMacs?: number;
+  readonly maxDetail?: number;
+  readonly log?: Logger;
+  readonly now?: () => number;
+}
+
+interface Level { tokens: number; at: number }
+
+/** C0 and C1 controls, DEL, and the bidi marks, overrides and isolates that reorder a terminal line (probe F7). */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+
+/** A detail as the timeline keeps it: one line, printable, at most `max` characters. */
+export function cleanDetail(detail: string | undefined, max = 500): string {
+  if (!detail) return '';
+  const clean = detail.replace(UNPRINTABLE, '\ufffd');
+  return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+
+export class BoundedEvents implements EventSink {
+  private readonly perMac: Bucket;
+  private readonly boot: Bucket;
+  private readonly maxMacs: number;
+  private readonly now: () => number;
+  private readonly levels = new Map<string, Level>();
+  private readonly bootLevel: Level;
+  private dropped = 0;
+  private lastReport = 0;
+
+  constructor(private readonly sink: EventSink, private readonly options: EventBoundsOptions = {}) {
+    this.perMac = options.perMac ?? { burst: 300, perSecond: 5 };
+    this.boot = options.boot ?? { burst: 2000, perSecond: 200 };
+    this.maxMacs = options.maxMacs ?? 10_000;
+    this.now = options.now ?? Date.now;
+    this.bootLevel = { tokens: this.boot.burst, at: this.now() };
+  }
+
+  /** Events dropped since start. */
+  get droppedCount(): number {
+    return this.dropped;
+  }
+
+  record(event: MachineEventInput): void {
+    const at = this.now();
+    const dhcp = event.type.startsWith('dhcp-');
+    if (!this.take(this.macLevel(event.mac, at), this.perMac, at) || (!dhcp && !this.take(this.bootLevel, this.boot, at))) {
+      this.dropped++;
+      this.report(event.mac, at);
+      return;
+    }
+    this.sink.record({ ...event, detail: cleanDetail(event.detail, this.options.maxDetail) });
+  }
+
+  private macLevel(mac: string, at: number): Level {
+    let level = this.levels.get(mac);
+    if (level) {
+      this.levels.delete(mac); // re-inserted last: the Map's order is the eviction order
+    } else {
+      level = { tokens: this.perMac.burst, at };
+      if (this.levels.size >= this.maxMacs) this.levels.delete(this.levels.keys().next().value!);
+    }
+    this.levels.set(mac, level);
+    return level;
+  }
+
+  private take(level: Level, bucket: Bucket, at: number): boolean {
+    level.tokens = Math.min(bucket.burst, level.tokens + ((at - level.at) / 1000) * bucket.perSecond);
+    level.at = at;
+    if (level.tokens < 1) return false;
+    level.tokens -= 1;
+    return true;
+  }
+
+  /** At most one warning a minute, so the bound on events is not undone by the log. */
+  private report(mac: string, at: number): void {
+    if (at - this.lastReport < 60_000) return;
+    this.lastReport = at;
+    this.options.log?.warn({ mac, dropped: this.dropped }, 'boot-side events over the rate bound were dropped (a client on the boot network is flooding)');
+  }
+}
