@@ -7,16 +7,25 @@ import { ValidationError } from '../errors.js';
 import { allowedEvents, operatorEventTypes, type LifecycleEvent, type OperatorEventType } from '../machines/lifecycle.js';
 import type { Machine } from '../machines/model.js';
 import { facts } from '../machines/service.js';
-import { PowerSettingsSchema } from '../power/index.js';
+import { PowerSettingsSchema, publicPowerSettings } from '../power/index.js';
 import type { ScriptRun } from '../store/index.js';
 import type { ApiDeps } from './app.js';
 
 const Id = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
 
-/** What the API shows of a machine: everything but the run's secret token. */
-export function machineView(machine: Machine): Record<string, unknown> {
-  const { token: _token, ...rest } = machine;
-  return { ...rest, actions: allowedEvents(facts(machine)) };
+/**
+ * What the API shows of a machine: the fields named here and nothing else (an allow-list: a field
+ * added to Machine later, a run token, a BMC password, stays out until someone lists it). Power
+ * settings show only the driver's non-secret fields; user-data has its own route (it may hold secrets).
+ */
+export function machineView(m: Machine): Record<string, unknown> {
+  return {
+    id: m.id, hostname: m.hostname, state: m.state, statusMessage: m.statusMessage, bootMac: m.bootMac, arch: m.arch,
+    uuid: m.uuid, inventory: m.inventory, createdAt: m.createdAt, updatedAt: m.updatedAt, locked: m.locked,
+    notes: m.notes, zone: m.zone, pool: m.pool, power: publicPowerSettings(m.power), bootPurpose: m.bootPurpose,
+    runId: m.runId, skipTests: m.skipTests, commissioned: m.commissioned, beforeRescue: m.beforeRescue,
+    timer: m.timer, tags: m.tags, hasUserData: m.userData !== '', actions: allowedEvents(facts(m)),
+  };
 }
 
 export const MachineFilter = Type.Object({

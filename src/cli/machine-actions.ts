@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ValidationError } from '../errors.js';
+import { powerDrivers } from '../power/registry.js';
 import type { MachineEvent } from '../machines/model.js';
 import { apiClient } from './api-client.js';
 import { resolveConfig, type GlobalOptions } from './context.js';
@@ -20,12 +21,13 @@ function printMachine(machine: MachineView, json: boolean | undefined): void {
   console.log(`${machine.id} (${machine.hostname}): ${machine.state}${extras ? ` (${extras})` : ''}`);
 }
 
-/** `qemu:/run/vm1.qmp` or `manual`: the power settings of `machines add` and `machines set`. */
+/** `qemu:/run/vm1.qmp` or `manual`: the power settings of `machines add` and `machines set`, by driver. */
 export function parsePowerOption(text: string): Record<string, unknown> {
-  if (text === 'manual') return { type: 'manual' };
-  const qemu = /^qemu:(\/.+)$/.exec(text);
-  if (qemu) return { type: 'qemu', socket: qemu[1] };
-  throw new ValidationError(`--power '${text}': use manual or qemu:<absolute path of the QMP socket>`);
+  for (const driver of powerDrivers) {
+    const settings = driver.parseCli(text);
+    if (settings) return settings;
+  }
+  throw new ValidationError(`--power '${text}': use ${powerDrivers.map((d) => d.cliSyntax).join(' or ')}`);
 }
 
 export function registerMachineActions(machines: Command, program: Command): void {

@@ -42,7 +42,7 @@ describe('settings', () => {
   });
 
   const bad = [
-    { name: 'unknown type', input: { type: 'ipmi' }, want: /power type must be 'qemu' or 'manual', got "ipmi"/ },
+    { name: 'unknown type', input: { type: 'ipmi' }, want: /power type must be one of 'qemu', 'manual', got "ipmi"/ },
     { name: 'not an object', input: null, want: /power type must be/ },
     { name: 'qemu without socket', input: { type: 'qemu' }, want: /invalid qemu power settings: \/socket/ },
     { name: 'relative socket', input: { type: 'qemu', socket: 'vm.qmp' }, want: /\/socket: Expected string to match/ },
