@@ -21,8 +21,9 @@ const toEvent = (r: EventRow): MachineEvent => ({
  * an fsync that blocks the event loop: four DHCP events per DORA, each its own fsync, were once most
  * of the DHCP server's time under load, and one per event-loop turn still a tenth. Written behind,
  * they therefore go through `background`, the lease connection (synchronous=NORMAL, no fsync: they
- * survive a crash of the process and reach the disk with the next lease flush or checkpoint). Writes before a read or an adoption use the main connection: those may run inside one
- * of its transactions, where a write on the other connection would wait for a lock it holds.
+ * survive a crash of the process and reach the disk with the next lease flush or checkpoint). Writes
+ * before a read or an adoption go the same way, unless they run inside a transaction of the main
+ * connection, where a write on the other connection would wait for a lock it holds (flush()).
  * An event still queued when the process is killed is lost; leases never wait on events.
  */
 export class SqliteEventStore implements EventSink {
@@ -106,9 +107,14 @@ export class SqliteEventStore implements EventSink {
     }
   };
 
-  /** Writes the queued events now, on the main connection (reads and close call it). */
+  /**
+   * Writes the queued events now (reads, adoptions and close call it). Outside a transaction of the
+   * main connection through the write-behind one, so a reader during a DHCP storm costs no fsync on
+   * the event loop (code review 2026-12 item 10); inside one through the main connection, which holds
+   * the write lock the other would wait for.
+   */
   flush(): void {
-    this.write(this.writeNow);
+    this.write(this.writeNow.db.inTransaction ? this.writeNow : this.writeBehind);
   }
 
   private write(writer: EventWriter): void {
@@ -150,8 +156,8 @@ export class SqliteEventStore implements EventSink {
   /**
    * One step of DHCP packet event retention: of the next `batch` events after id `after`, deletes the
    * DHCP packet events (dhcp-*) and the events of no machine recorded before `before`. A machine's
-   * other events (state changes, enlistment, files sent) are its history and stay. `next` is where the following step starts, or
-   * null when the rest of the table is younger than `before`.
+   * other events (state changes, enlistment, files sent) are its history and stay. `next` is where
+   * the following step starts, or null when the rest of the table is younger than `before`.
    */
   pruneDhcpStep(before: number, after: number, batch: number): { deleted: number; next: number | null } {
     const window = this.windowStmt.get(after, batch);
