@@ -67,6 +67,13 @@ describe('SQLite store', () => {
     expect(store.events.since(0).map((e) => e.mac)).toContain('52:54:00:99:99:99');
   });
 
+  test('a machine added by hand gets the events of its boot MAC, before the inventory names its NICs', () => {
+    const machine = store.machines.create({ bootMac: '52:54:00:77:77:77', power: { type: 'manual' } });
+    store.events.record({ mac: '52:54:00:77:77:77', type: 'dhcp-offer', detail: '10.0.0.7' });
+    store.events.record({ mac: '52:54:00:77:77:77', type: 'note', detail: 'by hand' });
+    expect(store.events.forMachine(machine.id).map((e) => e.type)).toEqual(['dhcp-offer', 'note']);
+  });
+
   test('byMac finds a machine by boot MAC or any NIC with index searches only, among thousands', () => {
     const insertMachine = store.db.prepare(
       "INSERT INTO machines (id, hostname, state, boot_mac, arch, created_at, updated_at) VALUES (?, ?, 'New', ?, 'x86_64', 0, 0)",
