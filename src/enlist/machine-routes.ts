@@ -106,7 +106,7 @@ export const machineCallbackRoutes: FastifyPluginAsync<MachineCallbackDeps> = as
       const body = request.body as Static<typeof FinishedBody>;
       inPhase(machine, body.phase);
       const failure = body.error ?? runFailure(deps.store, machine);
-      const after = await deps.service.act(machine.id, failure ? { type: 'phase-failed', reason: failure } : { type: 'phase-passed' });
+      const after = deps.service.act(machine.id, failure ? { type: 'phase-failed', reason: failure } : { type: 'phase-passed' });
       return reply.send({ state: after.state });
     });
   }

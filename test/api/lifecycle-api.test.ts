@@ -70,7 +70,7 @@ describe('operator API and machine callbacks', () => {
   });
 
   afterEach(async () => {
-    service.close();
+    await service.close();
     await Promise.all([api.close(), boot.close()]);
     store.close();
     dir.cleanup();
@@ -188,7 +188,7 @@ describe('operator API and machine callbacks', () => {
   test('a machine that never calls back fails when its timer fires, also after a restart', async () => {
     const machine = enlisted();
     await action(machine.id, 'commission');
-    service.close();
+    await service.close();
     // A restarted appliance re-arms the stored deadline; here it is already past.
     store.machines.update(machine.id, { timer: { name: 'commissioning', deadline: Date.now() - 1 } });
     const restarted = new MachineService({
@@ -198,6 +198,6 @@ describe('operator API and machine callbacks', () => {
     restarted.start();
     await expect.poll(() => store.machines.get(machine.id)?.state, { timeout: 2000 }).toBe('Failed commissioning');
     expect(store.machines.get(machine.id)?.statusMessage).toMatch(/no callback/);
-    restarted.close();
+    await restarted.close();
   });
 });
