@@ -144,6 +144,8 @@ function ingestInventory(deps: MachineCallbackDeps, machine: Machine, bytes: Buf
   }
   const updated = deps.store.machines.setInventory(machine.id, inventory);
   if (!updated) return;
+  // NICs the machine was not known by until now (added by hand with its boot MAC) bring their events.
+  deps.store.events.adoptByMacs(machine.id, inventory.nics.map((n) => n.mac.toLowerCase()));
   const { added, removed } = deps.tagging.refresh(updated);
   deps.store.events.record({
     mac: machine.bootMac, type: 'inventory',

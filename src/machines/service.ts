@@ -112,6 +112,8 @@ export class MachineService {
     const machine = this.deps.store.machines.create({
       bootMac: mac, power: fields.power, ...(fields.hostname ? { hostname: fields.hostname } : {}),
     });
+    // What the machine did on the wire before the operator added it (DHCP, iPXE) joins its timeline.
+    this.deps.store.events.adoptByMacs(machine.id, [mac]);
     this.deps.store.events.record({ mac, type: 'machine-added', detail: `${machine.id} by hand, power ${fields.power.type}` });
     return this.act(machine.id, { type: 'commission', ...(fields.skipTests ? { skipTests: true } : {}) });
   }

@@ -152,6 +152,22 @@ describe('operator API and machine callbacks', () => {
     expect(listed.map((m: { id: string }) => m.id)).toEqual([machine.id]);
   });
 
+  test('a machine added by hand keeps its timeline, and a new inventory adopts what its other NICs did', async () => {
+    const second = '52:54:00:12:34:57';
+    store.events.record({ mac: '52:54:00:12:34:56', type: 'dhcp-offer', detail: 'before it was added' });
+    store.events.record({ mac: second, type: 'dhcp-offer', detail: 'second NIC' });
+    const added = await api.inject({ method: 'POST', url: '/api/v1/machines', headers: auth, payload: { mac: '52:54:00:12:34:56', power: { type: 'manual' } } });
+    const { id } = added.json();
+    const timeline = () => store.events.forMachine(id).map((e) => `${e.type} ${e.detail}`);
+    expect(timeline()).toContain('dhcp-offer before it was added');
+    expect(timeline()).toContainEqual(expect.stringMatching(/^machine-added /));
+    const inventory = sampleInventory({ nics: [...sampleInventory().nics, { name: 'eth1', mac: second, driver: 'e1000', link: true, speedMbps: 1000 }] });
+    const files = { 'inventory.json': Buffer.from(JSON.stringify(inventory)).toString('base64') };
+    const runToken = store.machines.get(id)!.token!;
+    expect((await callback(runToken, 'POST', 'results', result('00-inventory', 'commissioning', 0, '', files))).statusCode).toBe(204);
+    expect(timeline()).toContain('dhcp-offer second NIC');
+  });
+
   test('a failing custom script fails commissioning, its stderr one request away', async () => {
     const upload = await api.inject({
       method: 'PUT', url: '/api/v1/scripts/30-fails', headers: auth,

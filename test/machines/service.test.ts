@@ -202,3 +202,18 @@ describe('one power action in flight per machine, off the request path', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 });
+
+describe('a machine added by hand', () => {
+  test('has a timeline, including what it did on the wire before it was added', async () => {
+    store.events.record({ mac, type: 'dhcp-offer', detail: '10.0.0.50' });
+    store.events.flush();
+    driver.unknowable = true;
+    const machine = service.add({ mac, power: { type: 'manual' } });
+    await service.powerSettled(machine.id);
+    const seen = timeline(machine.id);
+    expect(seen[0]).toBe('dhcp-offer: 10.0.0.50');
+    expect(seen).toContainEqual(expect.stringMatching(/^machine-added: /));
+    expect(seen).toContainEqual('state: New -> Commissioning');
+    expect(seen).toContainEqual('power: cycle (manual)');
+  });
+});
