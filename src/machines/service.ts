@@ -41,6 +41,8 @@ export interface MachineServiceDeps {
 }
 
 const defaultPowerConfirm = { intervalMs: 5000, attempts: 120 };
+/** Shutdown must stay bounded (systemd's stop timeout): a BMC call still out after this is left behind. */
+const defaultCloseDeadlineMs = 2000;
 const defaultSleep = (ms: number, signal: AbortSignal) => sleepFor(ms, undefined, { signal, ref: false });
 
 /** The phase a confirm-power effect belongs to: it passes only the phase it was started for. */
@@ -70,7 +72,7 @@ export class MachineService {
   async close(): Promise<void> {
     this.timers.clear();
     this.closing.abort();
-    if (!await this.queue.drain(this.deps.closeDeadlineMs ?? 10_000)) {
+    if (!await this.queue.drain(this.deps.closeDeadlineMs ?? defaultCloseDeadlineMs)) {
       this.deps.log.warn('closing with power actions still in flight: their outcome is not recorded');
     }
   }
