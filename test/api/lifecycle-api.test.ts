@@ -168,6 +168,16 @@ describe('operator API and machine callbacks', () => {
     expect(timeline()).toContain('dhcp-offer second NIC');
   });
 
+  test('release answers at once with Releasing and completes to Ready once power-off is settled (manual: at once)', async () => {
+    const machine = enlisted();
+    store.machines.update(machine.id, { state: 'Allocated', commissioned: true });
+    const released = await action(machine.id, 'release');
+    expect(released.json().state).toBe('Releasing');
+    await service.powerSettled(machine.id);
+    expect(store.machines.get(machine.id)?.state).toBe('Ready');
+    expect(store.events.forMachine(machine.id).map((e) => e.detail)).toContainEqual(expect.stringMatching(/make sure it is off/));
+  });
+
   test('a failing custom script fails commissioning, its stderr one request away', async () => {
     const upload = await api.inject({
       method: 'PUT', url: '/api/v1/scripts/30-fails', headers: auth,
