@@ -5,7 +5,7 @@ import type { Config } from './config/schema.js';
 import { publicUrl as derivePublicUrl, tftpHost } from './config/derived.js';
 import { openStore, type Store } from './store/index.js';
 import { EventRetention } from './store/event-retention.js';
-import { ImageStore } from './images/index.js';
+import { ImageCatalogue } from './images/index.js';
 import { LifecycleBooter } from './machines/booter.js';
 import { buildBootApp } from './http-boot/index.js';
 import { enlistRoutes } from './enlist/index.js';
@@ -26,6 +26,8 @@ import { httpLoaderFiles, loaderChoice, missingLoaders, tftpLoaderFiles } from '
 
 export interface Appliance {
   readonly store: Store;
+  /** The images served; reload() picks up images built since (SIGHUP, POST /api/v1/images/reload). */
+  readonly images: ImageCatalogue;
   readonly publicUrl: string;
   /** Where the boot HTTP listener is bound (port 0 in tests resolves here). */
   readonly httpAddress: { host: string; port: number } | null;
@@ -58,7 +60,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     const retention = new EventRetention(store.events, { dhcpRetentionDays: config.events.dhcpRetentionDays, log: log.child({ subsystem: 'events' }) });
     retention.start();
     closers.push(() => retention.close());
-    const images = ImageStore.open(imagesDir);
+    const images = ImageCatalogue.open(imagesDir, { log: log.child({ subsystem: 'images' }) });
     const publicUrl = derivePublicUrl(config);
     const booter = new LifecycleBooter({
       publicUrl, enlistImage: config.images.enlist, commissionImage: config.images.commission, images, machines: store.machines, extraCmdline: config.boot.kernelArgs,
@@ -116,7 +118,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     let apiAddress: Appliance['apiAddress'] = null;
     if (config.api.enabled) {
       const api = await buildApiApp({
-        store, service, tagging, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache },
+        store, service, tagging, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images,
       });
       await api.listen({ host: config.api.host, port: config.api.port });
       closers.push(() => api.close());
@@ -164,7 +166,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     }
     const dhcpOn = Boolean(config.dhcp?.enabled);
     log.info({ publicUrl, http: httpAddress, dataDir: config.dataDir, dhcp: dhcpOn, ...(dhcpOn ? { dhcpMode: config.dhcp!.mode } : {}) }, 'netboot is serving');
-    return { store, publicUrl, httpAddress, apiAddress, close };
+    return { store, images, publicUrl, httpAddress, apiAddress, close };
   } catch (error) {
     await close();
     throw error;

@@ -13,6 +13,7 @@ import type { Tagging } from '../machines/tagging.js';
 import type { Store } from '../store/index.js';
 import { catalogueRoutes } from './catalogue-routes.js';
 import { eventRoutes } from './event-routes.js';
+import { imageRoutes, type ImageRoutesDeps } from './image-routes.js';
 import { machineRoutes } from './machine-routes.js';
 import { userDataRoutes, type UserDataDeps } from './user-data-routes.js';
 
@@ -24,6 +25,8 @@ export interface ApiDeps {
   readonly log: Logger;
   /** The schema check of operator user-data; without it only the YAML is checked. */
   readonly userData?: UserDataDeps;
+  /** The image catalogue, for POST /images/reload; without it the route is absent. */
+  readonly images?: ImageRoutesDeps['images'];
 }
 
 export async function buildApiApp(deps: ApiDeps): Promise<FastifyInstance> {
@@ -64,5 +67,6 @@ export async function buildApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(userDataRoutes, { prefix: '/api/v1', ...deps, userData: deps.userData ?? { checker: cloudInitSchemaChecker('cloud-init', false) } });
   await app.register(catalogueRoutes, { prefix: '/api/v1', ...deps });
   await app.register(eventRoutes, { prefix: '/api/v1', ...deps });
+  if (deps.images) await app.register(imageRoutes, { prefix: '/api/v1', images: deps.images });
   return app;
 }

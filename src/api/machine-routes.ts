@@ -115,7 +115,7 @@ export const machineRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
 
   app.post('/machines', { schema: { body: AddBody } }, async (request, reply) => {
     const body = request.body as Static<typeof AddBody>;
-    const machine = await service.add({
+    const machine = service.add({
       mac: body.mac, power: body.power, ...(body.hostname ? { hostname: body.hostname } : {}), ...(body.skipTests ? { skipTests: true } : {}),
     });
     return reply.code(201).send(machineView(machine));
@@ -141,7 +141,7 @@ export const machineRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     }
     if (action === 'lock' || action === 'unlock') return machineView(service.update(id, { locked: action === 'lock' }));
     if (body.reason !== undefined && action !== 'mark-broken') throw new ValidationError(`'reason' only goes with mark-broken`);
-    return machineView(await service.act(id, lifecycleEvent(action, body)));
+    return machineView(service.act(id, lifecycleEvent(action, body)));
   });
 
   app.put('/machines/:id/tags/:tag', { schema: { params: Type.Object({ id: Type.String(), tag: Type.String() }) } }, async (request) => {

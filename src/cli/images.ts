@@ -1,6 +1,8 @@
 import type { Command } from 'commander';
-import { buildImage, ImageStore } from '../images/index.js';
+import type { Config } from '../config/schema.js';
+import { buildImage, ImageStore, type ReloadResult } from '../images/index.js';
 import { recipesDir } from '../paths.js';
+import { apiClient } from './api-client.js';
 import { imagesDirOf, resolveConfig, type GlobalOptions } from './context.js';
 
 export function registerImageCommands(program: Command): void {
@@ -10,7 +12,8 @@ export function registerImageCommands(program: Command): void {
     .argument('<name>', 'recipe name, e.g. micro')
     .option('--force', 'rebuild even when the built image matches the recipe')
     .action(async (name: string, options: { force?: boolean }) => {
-      const imagesDir = imagesDirOf(resolveConfig(program.opts<GlobalOptions>()));
+      const config = resolveConfig(program.opts<GlobalOptions>());
+      const imagesDir = imagesDirOf(config);
       // Ctrl-C stops the recipe's whole process group; its trap removes the half-built output.
       const abort = new AbortController();
       process.once('SIGINT', () => abort.abort());
@@ -21,6 +24,7 @@ export function registerImageCommands(program: Command): void {
       console.log(result.skipped
         ? `image '${name}' is up to date (${files.join(', ')})`
         : `built image '${name}' ${result.image.version} in ${result.seconds.toFixed(0)} s: ${files.join(', ')}`);
+      await tellAppliance(config);
     });
 
   images.command('list').description('list built images')
@@ -35,4 +39,18 @@ export function registerImageCommands(program: Command): void {
         console.log(`${image.name.padEnd(10)} ${image.version.padEnd(20)} ${image.builtAt}  ${files.join(', ')}`);
       }
     });
+}
+
+/**
+ * Best effort: a running appliance serves the image at once (POST /api/v1/images/reload). Without one
+ * nothing is lost: the appliance reads the folder when it starts, on SIGHUP, and when a boot misses it.
+ */
+async function tellAppliance(config: Readonly<Config>): Promise<void> {
+  if (!config.api.enabled) return;
+  try {
+    const result = await apiClient(config).call<ReloadResult>('POST', '/images/reload');
+    console.log(`the running appliance now serves: ${result.images.join(', ')}`);
+  } catch (err) {
+    console.log(`the running appliance was not told (${(err as Error).message}); it serves the image after its next start or SIGHUP`);
+  }
 }

@@ -18,5 +18,15 @@ export function registerServeCommand(program: Command): void {
       };
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
+      // SIGHUP (kill -HUP): serve the images built or imported since start. A broken manifest
+      // is logged and the images already served stay.
+      process.on('SIGHUP', () => {
+        if (closing) return;
+        try {
+          appliance.images.reload();
+        } catch (err) {
+          log.error({ err }, 'images not reloaded: the previous ones stay served');
+        }
+      });
     });
 }

@@ -113,7 +113,7 @@ export const machineCallbackRoutes: FastifyPluginAsync<MachineCallbackDeps> = as
       const body = request.body as Static<typeof FinishedBody>;
       inPhase(machine, body.phase);
       const failure = body.error ?? runFailure(deps.store, machine);
-      const after = await deps.service.act(machine.id, failure ? { type: 'phase-failed', reason: failure } : { type: 'phase-passed' });
+      const after = deps.service.act(machine.id, failure ? { type: 'phase-failed', reason: failure } : { type: 'phase-passed' });
       return reply.send({ state: after.state });
     });
   }
@@ -151,6 +151,8 @@ function ingestInventory(deps: MachineCallbackDeps, machine: Machine, bytes: Buf
   }
   const updated = deps.store.machines.setInventory(machine.id, inventory);
   if (!updated) return;
+  // NICs the machine was not known by until now (added by hand with its boot MAC) bring their events.
+  deps.store.events.adoptByMacs(machine.id, inventory.nics.map((n) => n.mac.toLowerCase()));
   const { added, removed } = deps.tagging.refresh(updated);
   deps.store.events.record({
     mac: machine.bootMac, type: 'inventory',

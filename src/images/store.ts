@@ -1,6 +1,6 @@
 // The image store: every built image under one folder, looked up by name, and every file by its
 // opaque content id (STYLE.md §5, after pixiecore urlsign.go / matchbox storage/fs.go: clients name
-// ids, never paths). A snapshot: open() again after a build.
+// ids, never paths). A snapshot: the ImageCatalogue (catalogue.ts) swaps in a fresh open() after a build.
 import { createHash } from 'node:crypto';
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';

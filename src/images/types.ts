@@ -1,4 +1,5 @@
-// Values the image store hands out. Immutable: a rebuilt image is a new ImageStore.open().
+// Values the image store hands out. Immutable: a rebuilt image reaches the appliance when its
+// ImageCatalogue swaps in a new ImageStore.open() (catalogue.ts).
 
 export type ImageRole = 'kernel' | 'initrd' | 'rootfs';
 

@@ -23,6 +23,8 @@ interface Phase {
   readonly aborted: MachineState;
   /** What a timeout means, for the timeline. */
   readonly awaited: string;
+  /** Phases that only wait for the machine to be off: nothing boots to call back (confirm-power). */
+  readonly confirms?: 'off';
 }
 const phases: { readonly [S in BusyState]: Phase } = {
   // MAAS abort_commissioning: back to New, to be commissioned again.
@@ -31,11 +33,11 @@ const phases: { readonly [S in BusyState]: Phase } = {
   'Testing': { name: 'testing', timer: 'testing', failed: 'Failed testing', aborted: 'Failed testing', awaited: 'no callback' },
   // MAAS abort_deploying: back to Allocated, still owned, ready to deploy again.
   'Deploying': { name: 'deployment', timer: 'deploying', failed: 'Failed deployment', aborted: 'Allocated', awaited: 'no callback' },
-  'Releasing': { name: 'releasing', timer: 'releasing', failed: 'Failed releasing', aborted: 'Failed releasing', awaited: 'power-off not confirmed' },
+  'Releasing': { name: 'releasing', timer: 'releasing', failed: 'Failed releasing', aborted: 'Failed releasing', awaited: 'power-off not confirmed', confirms: 'off' },
   // MAAS abort_disk_erasing: Failed disk erasing (the disks are in an unknown state).
   'Disk erasing': { name: 'disk erasing', timer: 'erasing', failed: 'Failed disk erasing', aborted: 'Failed disk erasing', awaited: 'no callback' },
   'Entering rescue': { name: 'entering rescue mode', timer: 'rescue', failed: 'Failed entering rescue', aborted: 'Failed entering rescue', awaited: 'no callback' },
-  'Exiting rescue': { name: 'exiting rescue mode', timer: 'rescue', failed: 'Failed exiting rescue', aborted: 'Failed exiting rescue', awaited: 'power-off not confirmed' },
+  'Exiting rescue': { name: 'exiting rescue mode', timer: 'rescue', failed: 'Failed exiting rescue', aborted: 'Failed exiting rescue', awaited: 'power-off not confirmed', confirms: 'off' },
 };
 export function isBusyState(state: MachineState): state is BusyState {
   return Object.hasOwn(phases, state);
@@ -91,13 +93,15 @@ interface Step {
   readonly note: string;
 }
 
-/** Enter a busy state: fresh token, maybe a new run, its boot purpose, power, its timer. */
+/** Enter a busy state: fresh token, maybe a new run, its boot purpose, power, what confirms it, its timer. */
 function start(to: BusyState, m: MachineFacts, step: Step): Transition {
+  const confirms = phases[to].confirms;
   return ok(to, [
     { kind: 'rotate-token' },
     ...(step.run ? [step.run] : []),
     { kind: 'boot-purpose', purpose: bootPurposeOf({ ...m, state: to }) },
     ...(step.power ? [{ kind: 'power', action: step.power } as const] : []),
+    ...(confirms ? [{ kind: 'confirm-power', state: confirms } as const] : []),
     { kind: 'start-timer', timer: phases[to].timer },
     note(step.note),
   ]);

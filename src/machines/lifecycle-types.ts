@@ -23,7 +23,8 @@ export type LifecycleEvent =
   | { type: 'rescue' }
   | { type: 'exit-rescue' }
   // callbacks from the machine (the ephemeral environment); for the two phases that only wait for a
-  // power-off (Releasing, Exiting rescue) the service sends them when the power driver answers
+  // power-off (Releasing, Exiting rescue) the service sends phase-passed once it has carried out
+  // their confirm-power effect
   | { type: 'phase-passed' }
   | { type: 'phase-failed'; reason: string }
   // timers
@@ -45,6 +46,9 @@ export type TimerName = 'commissioning' | 'testing' | 'deploying' | 'releasing' 
 /** Listed in the order the service carries them out: token before the boot purpose that carries it, power last but the timer. */
 export type Effect =
   | { kind: 'power'; action: 'on' | 'off' | 'cycle' } // cycle: a machine that is off is powered on
+  // The phase passes once the driver reads this power state (after the power action; the phase's
+  // timer fails it if it never does). A driver that cannot tell (manual) passes at once, with a note.
+  | { kind: 'confirm-power'; state: 'off' }
   | { kind: 'boot-purpose'; purpose: BootPurpose }  // what the Booter serves at the next netboot
   | { kind: 'start-timer'; timer: TimerName }      // a machine has one timer: starting one replaces the running one
   | { kind: 'cancel-timer' }

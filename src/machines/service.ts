@@ -1,13 +1,16 @@
 // The machine service: operator actions, machine callbacks and timers go through the pure life-cycle
 // table (lifecycle.ts); this file stores the outcome and carries out the effects, in the table's
-// order: token, script run, boot purpose, notes and timer are written in one transaction, then the
-// power driver is called (ARCHITECTURE.md "Life-cycle"). Timers are stored as deadlines, so a restart
-// re-arms them and a machine that died mid-boot still times out into its Failed state.
+// order: token, script run, boot purpose, notes and timer are written in one transaction; then the
+// power effects are queued, one power action in flight per machine (power-queue.ts), and the caller
+// gets the stored machine without waiting for the BMC (ARCHITECTURE.md "Life-cycle"). Timers are
+// stored as deadlines, so a restart re-arms them and a machine that died mid-boot still times out
+// into its Failed state.
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { ConflictError, NotFoundError } from '../errors.js';
 import type { MachinePatch, Store } from '../store/index.js';
-import type { PowerDriver } from '../power/driver.js';
+import type { PowerDriver, PowerState } from '../power/driver.js';
 import {
   factsAfter, transition, type Effect, type LifecycleEvent, type MachineFacts, type TimerName,
 } from './lifecycle.js';
@@ -16,6 +19,7 @@ import { normaliseMac } from './boot.js';
 import { scriptsForPhase, type RunnableScript } from '../enlist/scripts.js';
 import { fromStored } from '../enlist/scripts.js';
 import { MachineTimers } from './timers.js';
+import { PowerQueue } from './power-queue.js';
 
 export interface MachineServiceDeps {
   readonly store: Store;
@@ -25,18 +29,36 @@ export interface MachineServiceDeps {
   readonly builtinScripts: readonly RunnableScript[];
   readonly log: Logger;
   readonly now?: () => number;
+  /** Waits between power-state queries; rejects when the signal aborts (close). Tests inject their own. */
+  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /**
+   * How a confirm-power effect polls the driver: every intervalMs, at most `attempts` queries. Bounded
+   * so a BMC that never reads off stops being asked; the phase's timer then fails the machine.
+   */
+  readonly powerConfirm?: { readonly intervalMs: number; readonly attempts: number };
+  /** How long close() waits for queued power work (a BMC call mid-flight) before giving up on it. */
+  readonly closeDeadlineMs?: number;
 }
 
-/** States whose phase completes when the machine is off: nothing boots to call back. */
-const completesOnPowerOff = new Set(['Releasing', 'Exiting rescue']);
+const defaultPowerConfirm = { intervalMs: 5000, attempts: 120 };
+/** Shutdown must stay bounded (systemd's stop timeout): a BMC call still out after this is left behind. */
+const defaultCloseDeadlineMs = 2000;
+const defaultSleep = (ms: number, signal: AbortSignal) => sleepFor(ms, undefined, { signal, ref: false });
+
+/** The phase a confirm-power effect belongs to: it passes only the phase it was started for. */
+interface PhaseMark { readonly state: Machine['state']; readonly deadline: number | null }
 
 export class MachineService {
   private readonly now: () => number;
   private readonly timers: MachineTimers;
+  private readonly queue: PowerQueue;
+  /** Aborted by close(): stops power-state polling. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly deps: MachineServiceDeps) {
     this.now = deps.now ?? Date.now;
     this.timers = new MachineTimers(this.now, (id, deadline) => this.onTimer(id, deadline), deps.log);
+    this.queue = new PowerQueue(deps.log);
   }
 
   /** Re-arms the stored timers (after a restart, overdue ones fire at once). */
@@ -46,8 +68,18 @@ export class MachineService {
     }
   }
 
-  close(): void {
+  /** Stops timers and polling, then waits (up to closeDeadlineMs) for power actions already sent. */
+  async close(): Promise<void> {
     this.timers.clear();
+    this.closing.abort();
+    if (!await this.queue.drain(this.deps.closeDeadlineMs ?? defaultCloseDeadlineMs)) {
+      this.deps.log.warn('closing with power actions still in flight: their outcome is not recorded');
+    }
+  }
+
+  /** Settles when the machine's queued power work is done (tests; a future `?wait=power`). */
+  powerSettled(id: string): Promise<void> {
+    return this.queue.idle(id);
   }
 
   get(key: string): Machine {
@@ -57,21 +89,21 @@ export class MachineService {
     return machine;
   }
 
-  /** An operator action, a callback or a timer: through the table, stored, then carried out. */
-  async act(key: string, event: LifecycleEvent): Promise<Machine> {
+  /**
+   * An operator action, a callback or a timer: through the table and stored; its power effects are
+   * queued behind the machine's earlier ones. Returns the stored machine at once.
+   */
+  act(key: string, event: LifecycleEvent): Machine {
     const before = this.get(key);
     const result = transition(facts(before), event);
     if (!result.ok) throw new ConflictError(result.reason);
     const after = this.store(before, event, result.state, result.effects);
-    await this.power(after, result.effects);
-    if (completesOnPowerOff.has(after.state) && !result.effects.some((e) => e.kind === 'start-timer')) {
-      return this.act(after.id, { type: 'phase-passed' });
-    }
-    return this.deps.store.machines.get(after.id)!;
+    this.carryOut(after, result.effects);
+    return after;
   }
 
   /** A machine added by hand: MAC and power settings; commissioning starts at once (as in MAAS). */
-  async add(fields: { mac: string; power: PowerSettingsValue; hostname?: string; skipTests?: boolean }): Promise<Machine> {
+  add(fields: { mac: string; power: PowerSettingsValue; hostname?: string; skipTests?: boolean }): Machine {
     const mac = normaliseMac(fields.mac);
     if (!mac) throw new ConflictError(`'${fields.mac}' is not a MAC address`);
     const existing = this.deps.store.machines.byMac(mac);
@@ -82,6 +114,8 @@ export class MachineService {
     const machine = this.deps.store.machines.create({
       bootMac: mac, power: fields.power, ...(fields.hostname ? { hostname: fields.hostname } : {}),
     });
+    // What the machine did on the wire before the operator added it (DHCP, iPXE) joins its timeline.
+    this.deps.store.events.adoptByMacs(machine.id, [mac]);
     this.deps.store.events.record({ mac, type: 'machine-added', detail: `${machine.id} by hand, power ${fields.power.type}` });
     return this.act(machine.id, { type: 'commission', ...(fields.skipTests ? { skipTests: true } : {}) });
   }
@@ -124,7 +158,7 @@ export class MachineService {
       const next = factsAfter(facts(before), event, state);
       const patch: { -readonly [K in keyof MachinePatch]: MachinePatch[K] } = {
         state, skipTests: next.skipTests ?? false, commissioned: next.commissioned ?? false,
-        beforeRescue: next.beforeRescue ?? null, statusMessage: statusMessage(event, state),
+        beforeRescue: next.beforeRescue ?? null, statusMessage: statusMessage(event, effects),
       };
       this.finishRun(before, event);
       for (const effect of effects) {
@@ -139,7 +173,7 @@ export class MachineService {
           case 'start-timer': patch.timer = { name: effect.timer, deadline: this.now() + this.deps.timeouts[effect.timer] * 1000 }; break;
           case 'cancel-timer': patch.timer = null; break;
           case 'note': store.events.record({ mac: before.bootMac, type: 'note', detail: effect.message }); break;
-          case 'power': break; // after the transaction
+          case 'power': case 'confirm-power': break; // queued after the transaction (carryOut)
         }
       }
       store.events.record({ mac: before.bootMac, type: 'state', detail: `${before.state} -> ${state}${patch.statusMessage ? `: ${patch.statusMessage}` : ''}` });
@@ -158,26 +192,96 @@ export class MachineService {
     if (status) this.deps.store.scripts.finishRun(before.runId, status);
   }
 
-  private async power(machine: Machine, effects: readonly Effect[]): Promise<void> {
-    for (const effect of effects) {
-      if (effect.kind !== 'power') continue;
+  /** Queues the power actions, then the power-state confirmation, behind the machine's earlier ones. */
+  private carryOut(machine: Machine, effects: readonly Effect[]): void {
+    const actions = effects.flatMap((e) => (e.kind === 'power' ? [e.action] : []));
+    const confirm = effects.find((e) => e.kind === 'confirm-power');
+    if (actions.length === 0 && !confirm) return;
+    const mark: PhaseMark = { state: machine.state, deadline: machine.timer?.deadline ?? null };
+    this.queue.enqueue(machine.id, async () => {
+      for (const action of actions) await this.power(machine, action);
+      if (confirm) await this.confirmPower(machine, confirm.state, mark);
+    });
+  }
+
+  private async power(machine: Machine, action: 'on' | 'off' | 'cycle'): Promise<void> {
+    try {
+      await this.deps.powerDriver(machine.power)[action]();
+      this.deps.store.events.record({ mac: machine.bootMac, type: 'power', detail: `${action} (${machine.power.type})` });
+    } catch (err) {
+      // The state stands: its timer fails the machine if it never boots (MAAS records the power error).
+      this.deps.log.warn({ err, machine: machine.id }, `power ${action} failed`);
+      this.deps.store.events.record({ mac: machine.bootMac, type: 'power-failed', detail: `${action}: ${(err as Error).message}` });
+    }
+  }
+
+  /**
+   * Asks the driver until it reads `want`, then passes the phase. A driver that cannot tell (manual:
+   * 'unknown') passes at once, with a note asking the operator to make sure. Stops when the machine
+   * has left the phase (abort, timeout), on close, or after the bounded number of queries; the
+   * phase's timer then fails the machine as before.
+   */
+  private async confirmPower(machine: Machine, want: PowerState, mark: PhaseMark): Promise<void> {
+    const { intervalMs, attempts } = this.deps.powerConfirm ?? defaultPowerConfirm;
+    const sleep = this.deps.sleep ?? defaultSleep;
+    const driver = this.deps.powerDriver(machine.power);
+    const record = (type: 'power' | 'note', detail: string) => this.deps.store.events.record({ mac: machine.bootMac, type, detail });
+    let lastError = '';
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      if (this.closing.signal.aborted || !this.stillIn(machine.id, mark)) return;
+      let state: PowerState | undefined;
       try {
-        await this.deps.powerDriver(machine.power)[effect.action]();
-        this.deps.store.events.record({ mac: machine.bootMac, type: 'power', detail: `${effect.action} (${machine.power.type})` });
+        state = await driver.query();
       } catch (err) {
-        // The state stands: its timer fails the machine if it never boots (MAAS records the power error).
-        this.deps.log.warn({ err, machine: machine.id }, `power ${effect.action} failed`);
-        this.deps.store.events.record({ mac: machine.bootMac, type: 'power-failed', detail: `${effect.action}: ${(err as Error).message}` });
+        lastError = (err as Error).message;
+        this.deps.log.debug({ err, machine: machine.id }, 'power query failed');
       }
+      if (this.closing.signal.aborted || !this.stillIn(machine.id, mark)) return;
+      if (state === want) {
+        record('power', `${want} confirmed (${machine.power.type})`);
+        this.pass(machine.id);
+        return;
+      }
+      if (state === 'unknown') {
+        record('note', `power type '${machine.power.type}' cannot report whether ${machine.hostname} is ${want}: `
+          + `make sure it is ${want}; ${machine.state} is taken as passed`);
+        this.pass(machine.id);
+        return;
+      }
+      if (attempt < attempts) {
+        try {
+          await sleep(intervalMs, this.closing.signal);
+        } catch {
+          return; // closing
+        }
+      }
+    }
+    record('note', `power ${want} not confirmed after ${attempts} queries${lastError ? ` (last error: ${lastError})` : ''}; `
+      + `the ${machine.timer?.name ?? 'phase'} timer fails the machine unless it is resolved by hand`);
+  }
+
+  /** Still in the phase the confirmation was started for (same state, same timer). */
+  private stillIn(id: string, mark: PhaseMark): boolean {
+    const now = this.deps.store.machines.get(id);
+    return now !== undefined && now.state === mark.state && (now.timer?.deadline ?? null) === mark.deadline;
+  }
+
+  private pass(id: string): void {
+    try {
+      this.act(id, { type: 'phase-passed' });
+    } catch (err) {
+      this.deps.log.warn({ err, machine: id }, 'confirmed power state not applied');
     }
   }
 
   private onTimer(id: string, deadline: number): void {
     const machine = this.deps.store.machines.get(id);
     if (!machine?.timer || machine.timer.deadline !== deadline) return; // replaced or cancelled meanwhile
-    this.act(id, { type: 'timeout' }).catch((err: unknown) => {
+    try {
+      this.act(id, { type: 'timeout' });
+    } catch (err) {
       this.deps.log.warn({ err, machine: id }, 'life-cycle timeout not applied');
-    });
+    }
   }
 }
 
@@ -188,12 +292,13 @@ export function facts(machine: Machine): MachineFacts {
   };
 }
 
-/** Why the machine is in its new state: a failure's reason, a timeout, the broken note. */
-function statusMessage(event: LifecycleEvent, state: Machine['state']): string {
+/** Why the machine is in its new state: a failure's reason, the broken note, or the table's note on what a timeout missed. */
+function statusMessage(event: LifecycleEvent, effects: readonly Effect[]): string {
   switch (event.type) {
     case 'phase-failed': return event.reason;
     case 'mark-broken': return event.reason;
-    case 'timeout': return `no callback from the machine before the ${state.replace(/^Failed /, '')} timeout`;
+    // e.g. "releasing failed: power-off not confirmed within the releasing timeout"
+    case 'timeout': return effects.find((e) => e.kind === 'note')?.message ?? 'timed out';
     default: return '';
   }
 }

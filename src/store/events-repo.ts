@@ -13,7 +13,8 @@ const toEvent = (r: EventRow): MachineEvent => ({
 
 /**
  * Events are keyed by MAC because a machine is on the wire (DHCP, iPXE) before it exists in the
- * inventory; enlistment adopts the events of its MACs (adoptByMacs).
+ * inventory; enlistment, adding a machine by hand and a new inventory adopt the events of its MACs
+ * (adoptByMacs).
  *
  * Recording is write-behind: events queue in memory and are written in one transaction at the end
  * of the event-loop turn (DHCP packet events, which come at packet rate, `writeBehindMs` after the
@@ -68,19 +69,22 @@ export class SqliteEventStore implements EventSink {
   }
 
   private writer(db: Db): EventWriter {
-    // The machine is looked up inside the INSERT: one statement per event, not two.
-    const values = 'VALUES (?, ?, (SELECT machine_id FROM interfaces WHERE mac = ?), ?, ?)';
-    const insert = db.prepare<[number, string, string, string, string]>(`INSERT INTO events (at, mac, machine_id, type, detail) ${values}`);
-    const insertReturning = db.prepare<[number, string, string, string, string], EventRow>(
-      `INSERT INTO events (at, mac, machine_id, type, detail) ${values} RETURNING *`,
-    );
+    // The machine is looked up inside the INSERT: one statement per event, not two. By boot MAC first:
+    // a machine added by hand has no interfaces until commissioning reports its NICs. Both are index
+    // lookups (machines.boot_mac is UNIQUE, interfaces.mac the key).
+    const values = `VALUES (@at, @mac, coalesce((SELECT id FROM machines WHERE boot_mac = @mac),
+      (SELECT machine_id FROM interfaces WHERE mac = @mac)), @type, @detail)`;
+    type Values = { at: number; mac: string; type: string; detail: string };
+    const insert = db.prepare<Values>(`INSERT INTO events (at, mac, machine_id, type, detail) ${values}`);
+    const insertReturning = db.prepare<Values, EventRow>(`INSERT INTO events (at, mac, machine_id, type, detail) ${values} RETURNING *`);
+    const row = ({ at, event }: QueuedEvent): Values => ({ at, mac: event.mac, type: event.type, detail: event.detail ?? '' });
     // Rows are read back (RETURNING) only for live subscribers: building them costs more than the insert.
     return { db, write: db.transaction((items: ReadonlyArray<QueuedEvent>) => {
       if (this.listeners.size === 0) {
-        for (const { at, event } of items) insert.run(at, event.mac, event.mac, event.type, event.detail ?? '');
+        for (const item of items) insert.run(row(item));
         return [];
       }
-      return items.map(({ at, event }) => insertReturning.get(at, event.mac, event.mac, event.type, event.detail ?? ''));
+      return items.map((item) => insertReturning.get(row(item)));
     }) };
   }
 

@@ -107,9 +107,11 @@ export class SqliteMachineStore {
   constructor(db: Db, private readonly now: () => number = Date.now) {
     this.db = db;
     this.byIdStmt = db.prepare<{ key: string }, MachineRow>(`SELECT ${machineColumns} FROM machines m WHERE id = @key OR hostname = @key`);
+    // Two index lookups (boot_mac is UNIQUE, interfaces.mac the key), not a join: an OR across the
+    // join scanned every machine, on every DHCP packet, iPXE script and grub.cfg.
     this.byMacStmt = db.prepare<{ mac: string }, MachineRow>(
-      `SELECT ${machineColumns} FROM machines m LEFT JOIN interfaces i ON i.machine_id = m.id
-       WHERE m.boot_mac = @mac OR i.mac = @mac LIMIT 1`,
+      `SELECT ${machineColumns} FROM machines m WHERE m.id = coalesce(
+         (SELECT id FROM machines WHERE boot_mac = @mac), (SELECT machine_id FROM interfaces WHERE mac = @mac))`,
     );
     this.byUuidStmt = db.prepare<[string], MachineRow>(`SELECT ${machineColumns} FROM machines m WHERE uuid = ?`);
     this.listStmt = db.prepare<[], MachineRow>(`SELECT ${machineColumns} FROM machines m ORDER BY created_at, id`);

@@ -73,7 +73,7 @@ describe('operator API and machine callbacks', () => {
   });
 
   afterEach(async () => {
-    service.close();
+    await service.close();
     await Promise.all([api.close(), boot.close()]);
     store.close();
     dir.cleanup();
@@ -155,6 +155,32 @@ describe('operator API and machine callbacks', () => {
     expect(listed.map((m: { id: string }) => m.id)).toEqual([machine.id]);
   });
 
+  test('a machine added by hand keeps its timeline, and a new inventory adopts what its other NICs did', async () => {
+    const second = '52:54:00:12:34:57';
+    store.events.record({ mac: '52:54:00:12:34:56', type: 'dhcp-offer', detail: 'before it was added' });
+    store.events.record({ mac: second, type: 'dhcp-offer', detail: 'second NIC' });
+    const added = await api.inject({ method: 'POST', url: '/api/v1/machines', headers: auth, payload: { mac: '52:54:00:12:34:56', power: { type: 'manual' } } });
+    const { id } = added.json();
+    const timeline = () => store.events.forMachine(id).map((e) => `${e.type} ${e.detail}`);
+    expect(timeline()).toContain('dhcp-offer before it was added');
+    expect(timeline()).toContainEqual(expect.stringMatching(/^machine-added /));
+    const inventory = sampleInventory({ nics: [...sampleInventory().nics, { name: 'eth1', mac: second, driver: 'e1000', link: true, speedMbps: 1000 }] });
+    const files = { 'inventory.json': Buffer.from(JSON.stringify(inventory)).toString('base64') };
+    const runToken = store.machines.get(id)!.token!;
+    expect((await callback(runToken, 'POST', 'results', result('00-inventory', 'commissioning', 0, '', files))).statusCode).toBe(204);
+    expect(timeline()).toContain('dhcp-offer second NIC');
+  });
+
+  test('release answers at once with Releasing and completes to Ready once power-off is settled (manual: at once)', async () => {
+    const machine = enlisted();
+    store.machines.update(machine.id, { state: 'Allocated', commissioned: true });
+    const released = await action(machine.id, 'release');
+    expect(released.json().state).toBe('Releasing');
+    await service.powerSettled(machine.id);
+    expect(store.machines.get(machine.id)?.state).toBe('Ready');
+    expect(store.events.forMachine(machine.id).map((e) => e.detail)).toContainEqual(expect.stringMatching(/make sure it is off/));
+  });
+
   test('a failing custom script fails commissioning, its stderr one request away', async () => {
     const upload = await api.inject({
       method: 'PUT', url: '/api/v1/scripts/30-fails', headers: auth,
@@ -191,7 +217,7 @@ describe('operator API and machine callbacks', () => {
   test('a machine that never calls back fails when its timer fires, also after a restart', async () => {
     const machine = enlisted();
     await action(machine.id, 'commission');
-    service.close();
+    await service.close();
     // A restarted appliance re-arms the stored deadline; here it is already past.
     store.machines.update(machine.id, { timer: { name: 'commissioning', deadline: Date.now() - 1 } });
     const restarted = new MachineService({
@@ -201,6 +227,6 @@ describe('operator API and machine callbacks', () => {
     restarted.start();
     await expect.poll(() => store.machines.get(machine.id)?.state, { timeout: 2000 }).toBe('Failed commissioning');
     expect(store.machines.get(machine.id)?.statusMessage).toMatch(/no callback/);
-    restarted.close();
+    await restarted.close();
   });
 });

@@ -1,5 +1,6 @@
 // `netboot serve` as a real process on loopback: it starts from a YAML file, serves, refuses a bad
-// config with a clear message, and SIGTERM closes it cleanly with the data kept.
+// config with a clear message, SIGHUP serves images built since start, and SIGTERM closes it cleanly
+// with the data kept.
 import { afterEach, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -9,6 +10,7 @@ import { Launched } from '../../src/lab/launcher.js';
 import { cliEntry } from '../../src/paths.js';
 import { openStore } from '../../src/store/index.js';
 import { tempDir } from '../support/fixtures.js';
+import { sha256, writeImage } from '../images/fixtures.js';
 
 const dirs: Array<ReturnType<typeof tempDir>> = [];
 const processes: Launched[] = [];
@@ -52,6 +54,27 @@ test('serve listens, answers, and exits 0 on SIGTERM keeping its data', async ()
   const store = openStore(config.dataDir);
   expect(store.events.since(0).map((e) => e.type)).toEqual(['ipxe-script']);
   store.close();
+}, 30_000);
+
+test('an image built after start is served after SIGHUP', async () => {
+  const { dir, configFile } = setup({});
+  const images = join(dir, 'images');
+  writeFileSync(configFile, yaml.dump({
+    dataDir: join(dir, 'data'), log: { level: 'info' }, images: { dir: images },
+    http: { host: '127.0.0.1', port: 0, publicUrl: 'http://127.0.0.1' }, tftp: { enabled: false }, api: { enabled: false },
+  }));
+  const server = await Launched.start({
+    name: 'netboot serve', command: process.execPath, args: [cliEntry, 'serve', '--config', configFile], logFile: join(dir, 'serve.log'),
+  });
+  processes.push(server);
+  const { http } = JSON.parse(await server.waitFor(/netboot is serving/, 15_000, 'the listener')) as { http: { port: number } };
+  const script = async () => (await fetch(`http://127.0.0.1:${http.port}/boot/52:54:00:12:34:56.ipxe`)).text();
+  expect(await script()).toContain('netboot images build micro'); // this miss reloads: nothing built yet
+  const micro = writeImage(images, 'micro');
+  expect(await script()).toContain('netboot images build micro'); // within a minute of that: no reload
+  process.kill(server.pid, 'SIGHUP');
+  await server.waitFor(/"added":\["micro"\].*images reloaded/, 10_000, 'the reload that finds micro');
+  expect(await script()).toContain(`/files/${sha256(micro.contents.kernel)}`);
 }, 30_000);
 
 test('a bad config is refused before anything starts, naming the field', () => {

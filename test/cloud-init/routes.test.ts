@@ -52,7 +52,7 @@ describe('cloud-init seed, callbacks and operator user-data', () => {
   });
 
   afterEach(async () => {
-    service.close();
+    await service.close();
     cache.close();
     await Promise.all([api.close(), boot.close()]);
     store.close();
@@ -86,7 +86,7 @@ describe('cloud-init seed, callbacks and operator user-data', () => {
     expect((await seed('x'.repeat(32), 'meta-data')).statusCode).toBe(401);
     expect((await seed(machine.token!, 'passwd')).statusCode).toBe(400);
     const old = machine.token!;
-    const aborted = await service.act(machine.id, { type: 'abort' });
+    const aborted = service.act(machine.id, { type: 'abort' });
     const outside = await seed(old, 'user-data');
     if (aborted.token === old) {
       expect(outside.statusCode).toBe(409);
@@ -94,7 +94,7 @@ describe('cloud-init seed, callbacks and operator user-data', () => {
     } else {
       expect(outside.statusCode).toBe(401);
     }
-    const again = await service.act(machine.id, { type: 'commission' });
+    const again = service.act(machine.id, { type: 'commission' });
     expect(again.token).not.toBe(old);
     const stale = await seed(old, 'user-data');
     expect(stale.statusCode).toBe(401);

@@ -21,6 +21,7 @@ const timer = (name: TimerName): Effect => ({ kind: 'start-timer', timer: name }
 const run = (phase: 'commissioning' | 'testing', skipTestsAfter?: boolean): Effect =>
   ({ kind: 'start-run', phase, ...(skipTestsAfter === undefined ? {} : { skipTestsAfter }) });
 const note = (message: string): Effect => ({ kind: 'note', message });
+const confirmOff: Effect = { kind: 'confirm-power', state: 'off' };
 
 const brokenReason = 'fan failure';
 const failReason = 'smartctl: 3 reallocated sectors';
@@ -42,8 +43,8 @@ type Row = { readonly [T in LifecycleEventType]?: Want };
 const commissioning: Want = { to: 'Commissioning', effects: [rotate, run('commissioning', false), boot('commission'), power('cycle'), timer('commissioning'), note('commissioning started')] };
 const testing: Want = { to: 'Testing', effects: [rotate, run('testing'), boot('test'), power('cycle'), timer('testing'), note('testing started')] };
 const rescuing: Want = { to: 'Entering rescue', effects: [rotate, boot('rescue'), power('cycle'), timer('rescue'), note('entering rescue mode')] };
-const releasing: Want = { to: 'Releasing', effects: [rotate, boot('off'), power('off'), timer('releasing'), note('release started; powering off')] };
-const exiting: Want = { to: 'Exiting rescue', effects: [rotate, boot('local'), power('off'), timer('rescue'), note('exiting rescue mode; returning to Deployed')] };
+const releasing: Want = { to: 'Releasing', effects: [rotate, boot('off'), power('off'), confirmOff, timer('releasing'), note('release started; powering off')] };
+const exiting: Want = { to: 'Exiting rescue', effects: [rotate, boot('local'), power('off'), confirmOff, timer('rescue'), note('exiting rescue mode; returning to Deployed')] };
 const broken = (busy: boolean): Want =>
   ({ to: 'Broken', effects: [...(busy ? [cancel] : []), boot('off'), power('off'), note(`marked broken: ${brokenReason}`)] });
 /** abort, phase-failed and timeout of a busy state: the same shape everywhere by design. */
@@ -93,7 +94,7 @@ const accepted: { readonly [S in MachineState]: Row } = {
   'Disk erasing': {
     ...stops('disk erasing', 'Failed disk erasing', 'Failed disk erasing', 'no callback within the erasing timeout'),
     'mark-broken': broken(true),
-    'phase-passed': { to: 'Releasing', effects: [rotate, boot('off'), power('off'), timer('releasing'), note('disks erased; powering off')] },
+    'phase-passed': { to: 'Releasing', effects: [rotate, boot('off'), power('off'), confirmOff, timer('releasing'), note('disks erased; powering off')] },
   },
   'Entering rescue': {
     ...stops('entering rescue mode', 'Failed entering rescue', 'Failed entering rescue', 'no callback within the rescue timeout'),
@@ -154,7 +155,7 @@ describe('what the facts and payloads change', () => {
     { name: 'test from Ready needs no commissioned fact', machine: facts('Ready', { commissioned: undefined }), event: events.test, want: testing },
     {
       name: 'exit rescue mode to a powered-off state', machine: facts('Rescue', { beforeRescue: 'Ready' }), event: events['exit-rescue'],
-      want: { to: 'Exiting rescue', effects: [rotate, boot('off'), power('off'), timer('rescue'), note('exiting rescue mode; returning to Ready')] },
+      want: { to: 'Exiting rescue', effects: [rotate, boot('off'), power('off'), confirmOff, timer('rescue'), note('exiting rescue mode; returning to Ready')] },
     },
     {
       name: 'rescue mode exited to Ready stays off', machine: facts('Exiting rescue', { beforeRescue: 'Ready' }), event: events['phase-passed'],
@@ -192,7 +193,9 @@ const timers: { readonly [S in MachineState]?: TimerName } = {
   'Commissioning': 'commissioning', 'Testing': 'testing', 'Deploying': 'deploying', 'Releasing': 'releasing',
   'Disk erasing': 'erasing', 'Entering rescue': 'rescue', 'Exiting rescue': 'rescue',
 };
-const effectOrder: Effect['kind'][] = ['cancel-timer', 'rotate-token', 'start-run', 'boot-purpose', 'power', 'start-timer', 'note'];
+const effectOrder: Effect['kind'][] = ['cancel-timer', 'rotate-token', 'start-run', 'boot-purpose', 'power', 'confirm-power', 'start-timer', 'note'];
+/** The phases that pass on a confirmed power-off instead of a callback (nothing boots in them). */
+const confirmed: readonly MachineState[] = ['Releasing', 'Exiting rescue'];
 
 describe('invariants over every question', () => {
   /** What is wrong with one accepted move, if anything (collected rather than asserted: 25,000 moves). */
@@ -209,6 +212,8 @@ describe('invariants over every question', () => {
       [isBusyState(to) === (entering !== undefined), 'busy states are the timed states'],
       [[...kinds].sort((a, b) => effectOrder.indexOf(a) - effectOrder.indexOf(b)).join() === kinds.join(), `order ${kinds.join()}`],
       [kinds.filter((k) => k === 'note').length === 1 && kinds.at(-1) === 'note', 'one note, last'],
+      [kinds.includes('confirm-power') === (confirmed.includes(to) && entering !== undefined), 'confirm-power exactly when entering a phase that waits for power-off'],
+      [!kinds.includes('confirm-power') || effects.some((e) => e.kind === 'power' && e.action === 'off'), 'confirm-power follows a power off'],
     ];
     return checks.filter(([good]) => !good).map(([, what]) => `${machine.state} + ${event.type} -> ${to}: ${what}`);
   }

@@ -67,6 +67,35 @@ describe('SQLite store', () => {
     expect(store.events.since(0).map((e) => e.mac)).toContain('52:54:00:99:99:99');
   });
 
+  test('a machine added by hand gets the events of its boot MAC, before the inventory names its NICs', () => {
+    const machine = store.machines.create({ bootMac: '52:54:00:77:77:77', power: { type: 'manual' } });
+    store.events.record({ mac: '52:54:00:77:77:77', type: 'dhcp-offer', detail: '10.0.0.7' });
+    store.events.record({ mac: '52:54:00:77:77:77', type: 'note', detail: 'by hand' });
+    expect(store.events.forMachine(machine.id).map((e) => e.type)).toEqual(['dhcp-offer', 'note']);
+  });
+
+  test('byMac finds a machine by boot MAC or any NIC with index searches only, among thousands', () => {
+    const insertMachine = store.db.prepare(
+      "INSERT INTO machines (id, hostname, state, boot_mac, arch, created_at, updated_at) VALUES (?, ?, 'New', ?, 'x86_64', 0, 0)",
+    );
+    const insertNic = store.db.prepare("INSERT INTO interfaces (mac, machine_id, name, driver, link) VALUES (?, ?, 'eth1', 'e1000', 1)");
+    const mac = (i: number, nic: number) => `52:54:0${nic}:${[i >> 16, (i >> 8) & 255, i & 255].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
+    store.db.transaction(() => {
+      for (let i = 0; i < 3000; i++) {
+        insertMachine.run(`m${i}`, `host-${i}`, mac(i, 0));
+        insertNic.run(mac(i, 1), `m${i}`);
+      }
+    })();
+    expect(store.machines.byMac(mac(1234, 0))?.id).toBe('m1234');
+    expect(store.machines.byMac(mac(2345, 1))?.id).toBe('m2345');
+    expect(store.machines.byMac('52:54:00:ff:ff:ff')).toBeUndefined();
+    // The statement the store runs (better-sqlite3 keeps its text), asked for its plan.
+    const sql = store.machines['byMacStmt'].source;
+    const plan = store.db.prepare<{ mac: string }, { detail: string }>(`EXPLAIN QUERY PLAN ${sql}`).all({ mac: mac(1, 1) }).map((r) => r.detail);
+    expect(plan.join('\n')).toMatch(/SEARCH m USING INDEX/);
+    expect(plan.filter((line) => /^SCAN m\b/.test(line))).toEqual([]);
+  });
+
   test('leases survive a reopen; an address moves to a new MAC only with the old lease dropped', () => {
     store.leases.upsertMany([{ mac: 'aa:aa:aa:aa:aa:aa', ip: '10.0.0.100', state: 'bound', expiresAt: 1 }]);
     store.leases.upsertMany([{ mac: 'bb:bb:bb:bb:bb:bb', ip: '10.0.0.100', state: 'offered', expiresAt: 2 }]);
