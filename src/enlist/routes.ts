@@ -3,7 +3,8 @@
 // commissioning callbacks that come with the life-cycle.
 import type { FastifyPluginAsync } from 'fastify';
 import type { EventSink } from '../machines/boot.js';
-import { InventorySchema, type Inventory } from '../machines/inventory.js';
+import { ValidationError } from '../errors.js';
+import { InventorySchema, inventoryProblem, type Inventory } from '../machines/inventory.js';
 import type { Machine } from '../machines/model.js';
 
 export interface EnlistDeps {
@@ -16,6 +17,8 @@ export interface EnlistDeps {
 export const enlistRoutes: FastifyPluginAsync<EnlistDeps> = async (app, deps) => {
   app.post('/enlist/v1/machines', { schema: { body: InventorySchema } }, async (request, reply) => {
     const inventory = request.body as Inventory;
+    const problem = inventoryProblem(inventory);
+    if (problem) throw new ValidationError(problem);
     const { machine, created } = deps.machines.enlist(inventory, (id, macs) => deps.events.adoptByMacs(id, macs));
     deps.tagging?.refresh(machine);
     deps.events.record({
