@@ -58,8 +58,11 @@ export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0
 /** A name in a catalogue (scripts, tags, zones, pools) as it appears in a URL. */
 export const Name = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' });
 
-/** Standard base64 (RFC 4648 §4). Its size is bounded by the route's bodyLimit. */
-export const Base64 = Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$' });
+/**
+ * Standard base64 (RFC 4648 §4), at most 64 MiB of text: the results route's bodyLimit, stated here so
+ * the bound is in the schema (probe F9, a smaller cap on stored output, is a separate change).
+ */
+export const Base64 = Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$', maxLength: 64 * 1024 * 1024 });
 
 /**
  * A map whose keys match `keyPattern`, closed: a key that does not match is refused with a 400

@@ -1,7 +1,8 @@
 // STYLE.md §17: every request schema is closed. Builds both fastify apps (the boot side with every
 // plugin src/appliance.ts registers, and the operator API), collects each route's schema with an
 // onRoute hook, and walks body, querystring and params recursively: an object without
-// `additionalProperties: false` (or with patternProperties and without it, probe F3) fails.
+// `additionalProperties: false` (or with patternProperties and without it, probe F3) fails, and so
+// does a string or number without a bound (probe F12).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
@@ -58,6 +59,35 @@ export function openObjects(schema: unknown, path: string, out: string[] = []): 
     if (s[key] && typeof s[key] === 'object') openObjects(s[key], `${path}/${key}`, out);
   }
   return out;
+}
+
+/**
+ * Every string and number below `schema` without a bound, by its path (STYLE.md §17: probe F12's
+ * `sizeBytes: 1e300`). A string is bounded by maxLength, or by a pattern anchored at both ends
+ * whose every part has a fixed repeat count; enum and const bound anything.
+ */
+export function unbounded(schema: unknown, path: string, out: string[] = []): string[] {
+  if (schema === null || typeof schema !== 'object') return out;
+  if (Array.isArray(schema)) {
+    schema.forEach((s, i) => unbounded(s, `${path}[${i}]`, out));
+    return out;
+  }
+  const s = schema as Record<string, unknown>;
+  const fixed = 'const' in s || 'enum' in s;
+  if (s.type === 'string' && !fixed && s.maxLength === undefined && !boundedPattern(s.pattern)) out.push(`${path || '/'} (string)`);
+  if ((s.type === 'integer' || s.type === 'number') && !fixed && s.maximum === undefined) out.push(`${path || '/'} (${s.type})`);
+  for (const key of ['properties', 'patternProperties']) {
+    const map = s[key];
+    if (map && typeof map === 'object') for (const [k, v] of Object.entries(map)) unbounded(v, `${path}/${k}`, out);
+  }
+  for (const key of ['items', 'anyOf', 'oneOf', 'allOf', 'not']) {
+    if (s[key] && typeof s[key] === 'object') unbounded(s[key], `${path}/${key}`, out);
+  }
+  return out;
+}
+
+function boundedPattern(pattern: unknown): boolean {
+  return typeof pattern === 'string' && pattern.startsWith('^') && pattern.endsWith('$') && !/[*+]|\{\d+,\}/.test(pattern.replace(/\\./g, ''));
 }
 
 describe('every route schema is closed (STYLE.md §17)', () => {
@@ -119,6 +149,12 @@ describe('every route schema is closed (STYLE.md §17)', () => {
     expect(open).toEqual([]);
   });
 
+  test('no route has an unbounded string or number in its body, querystring or params', () => {
+    const loose = collected.routes.flatMap((r) => (['body', 'querystring', 'params'] as const).flatMap((part) =>
+      unbounded((r.schema as Record<string, unknown> | undefined)?.[part], '').map((p) => `${r.method} ${r.url} ${part}${p}`)));
+    expect(loose).toEqual([]);
+  });
+
   test('the walker finds open objects, records and nested ones', () => {
     expect(openObjects({ type: 'object', properties: { a: { type: 'string' } } }, '')).toEqual(['/']);
     expect(openObjects({ type: 'object', patternProperties: { '^a$': {} } }, '')).toEqual(['/ (patternProperties without additionalProperties: false)']);
@@ -127,5 +163,15 @@ describe('every route schema is closed (STYLE.md §17)', () => {
       properties: { list: { type: 'array', items: { anyOf: [{ type: 'null' }, { type: 'object', properties: {} }] } } },
     }, '')).toEqual(['/list/items/anyOf[1]']);
     expect(openObjects({ type: 'object', additionalProperties: false, patternProperties: { '^a$': { type: 'string' } } }, '')).toEqual([]);
+  });
+
+  test('the walker finds unbounded strings and numbers', () => {
+    expect(unbounded({
+      type: 'object', properties: {
+        a: { type: 'string' }, b: { type: 'string', pattern: '^[a-z]+$' }, c: { type: 'integer', minimum: 0 },
+        d: { type: 'string', pattern: '^[0-9a-f]{64}$' }, e: { type: 'string', maxLength: 3 }, f: { type: 'number', maximum: 1 },
+        g: { type: 'array', items: { anyOf: [{ type: 'null' }, { type: 'integer' }] } }, h: { type: 'string', const: 'x' },
+      },
+    }, '')).toEqual(['/a (string)', '/b (string)', '/c (integer)', '/g/items/anyOf[1] (integer)']);
   });
 });
