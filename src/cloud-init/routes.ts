@@ -36,7 +36,7 @@ const ReportingEvent = Type.Object({
   description: Type.Optional(Type.String({ maxLength: 16 * 1024 })),
   origin: Type.Optional(Type.String({ maxLength: 256 })),
   timestamp: Type.Optional(Type.Number()),
-  result: Type.Optional(Type.String({ maxLength: 32 })),
+  result: Type.Optional(SafeText(32)),
 });
 type ReportingEvent = Static<typeof ReportingEvent>;
 

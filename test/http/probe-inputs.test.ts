@@ -231,6 +231,7 @@ describe('probe inputs (F3, F7, F8, F12)', () => {
       ['an escape in the name', { name: 'init\u001b[2Jlocal', event_type: 'finish' }],
       ['a bidi override in event_type', { name: 'init-local', event_type: '\u202efinish' }],
       ['a long origin', { name: 'init-local', event_type: 'finish', origin: 'o'.repeat(300) }],
+      ['an OSC in the result', { name: 'init-local', event_type: 'finish', result: '\u001b]0;x\u0007' }],
     ])('%s: 400', async (_name, event) => {
       expect((await post(event)).statusCode).toBe(400);
     });
