@@ -86,8 +86,14 @@ export class TftpWorkerError extends NetbootError {
   readonly code = 'NB_ERR_TFTP_WORKER';
 }
 
+/** A script cannot be put in a machine's bundle as stored (probe F8): skipped, never written unquoted. */
+export class BundleError extends NetbootError {
+  readonly code = 'NB_ERR_SCRIPT_UNSAFE';
+}
+
 /** Every error class, for the uniqueness test and for `netboot` to print codes consistently. */
 export const errorCatalogue = [
   ConfigError, StoreError, NotFoundError, ValidationError, ImageError, ImageMissingError, LabError,
   ConflictError, PayloadTooLargeError, UnauthorizedError, ForbiddenError, PowerError, CloudInitError, TftpWorkerError,
+  BundleError,
 ] as const;

@@ -3,27 +3,28 @@
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import { SCRIPT_NAME } from '../enlist/scripts.js';
+import { PARAMETER_NAME, SCRIPT_NAME } from '../enlist/scripts.js';
+import { ClosedRecord, Closed, Name as CatalogueName } from '../schemas.js';
 import type { ApiDeps } from './app.js';
 
-const ScriptBody = Type.Object({
+const ScriptBody = Closed({
   kind: Type.Union([Type.Literal('commissioning'), Type.Literal('testing')]),
   description: Type.Optional(Type.String({ maxLength: 1000 })),
   timeoutSeconds: Type.Integer({ minimum: 1, maximum: 86400 }),
-  /** Environment variables the script sees; names are shell identifiers outside NETBOOT_. */
-  parameters: Type.Optional(Type.Record(Type.String({ pattern: '^(?!NETBOOT_)[A-Z_][A-Z0-9_]{0,63}$' }), Type.String({ maxLength: 4096 }))),
+  /** Environment variables the script sees; names are shell identifiers outside NETBOOT_ (probe F8). */
+  parameters: Type.Optional(ClosedRecord(PARAMETER_NAME.source, Type.String({ maxLength: 4096 }), { maxProperties: 64 })),
   /** Machine tags the script applies to; none: every machine. */
-  tags: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { maxItems: 64 })),
+  tags: Type.Optional(Type.Array(CatalogueName, { maxItems: 64 })),
   /** The script itself: text starting with #!. */
   content: Type.String({ minLength: 3, maxLength: 4 * 1024 * 1024 }),
-}, { additionalProperties: false });
+});
 
-const Name = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) });
-const TagBody = Type.Object({
+const Name = Closed({ name: Type.String({ minLength: 1, maxLength: 64 }) });
+const TagBody = Closed({
   definition: Type.Optional(Type.String({ maxLength: 2000 })),
   comment: Type.Optional(Type.String({ maxLength: 2000 })),
-}, { additionalProperties: false });
-const GroupBody = Type.Object({ description: Type.Optional(Type.String({ maxLength: 2000 })) }, { additionalProperties: false });
+});
+const GroupBody = Closed({ description: Type.Optional(Type.String({ maxLength: 2000 })) });
 
 export const catalogueRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   const { store, tagging } = deps;

@@ -1,11 +1,12 @@
 // A machine's timeline: past events as JSON, and a live stream (Server-Sent Events) that
 // `netboot machines watch` prints as it happens.
-import { Type, type Static } from '@sinclair/typebox';
+import type { Static } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
 import type { MachineEvent } from '../machines/model.js';
+import { Closed, Id as MachineKey } from '../schemas.js';
 import type { ApiDeps } from './app.js';
 
-const Id = Type.Object({ id: Type.String({ minLength: 1 }) });
+const Id = Closed({ id: MachineKey });
 /** Comment lines keep proxies and idle timeouts from closing a quiet stream. */
 const HEARTBEAT_MS = 15_000;
 

@@ -9,9 +9,10 @@ import type { Machine } from '../machines/model.js';
 import { facts } from '../machines/service.js';
 import { PowerSettingsSchema, publicPowerSettings } from '../power/index.js';
 import type { ScriptRun } from '../store/index.js';
+import { Closed, Hostname, Id as MachineKey, MacInput, Name, SafeText } from '../schemas.js';
 import type { ApiDeps } from './app.js';
 
-const Id = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const Id = Closed({ id: MachineKey });
 
 /**
  * What the API shows of a machine: the fields named here and nothing else (an allow-list: a field
@@ -28,16 +29,16 @@ export function machineView(m: Machine): Record<string, unknown> {
   };
 }
 
-export const MachineFilter = Type.Object({
-  state: Type.Optional(Type.String()),
-  tag: Type.Optional(Type.Array(Type.String())),
-  zone: Type.Optional(Type.String()),
-  pool: Type.Optional(Type.String()),
-  arch: Type.Optional(Type.String()),
-  minCpu: Type.Optional(Type.Integer({ minimum: 1 })),
-  minMemoryMiB: Type.Optional(Type.Integer({ minimum: 1 })),
-  minDiskGiB: Type.Optional(Type.Integer({ minimum: 1 })),
-}, { additionalProperties: false });
+export const MachineFilter = Closed({
+  state: Type.Optional(Type.String({ maxLength: 32 })),
+  tag: Type.Optional(Type.Array(Name, { maxItems: 64 })),
+  zone: Type.Optional(Name),
+  pool: Type.Optional(Name),
+  arch: Type.Optional(SafeText(32)),
+  minCpu: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
+  minMemoryMiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 30 })),
+  minDiskGiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 30 })),
+});
 export type MachineFilterQuery = Static<typeof MachineFilter>;
 
 export function matchesFilter(m: Machine, f: MachineFilterQuery): boolean {
@@ -53,31 +54,32 @@ export function matchesFilter(m: Machine, f: MachineFilterQuery): boolean {
     && (f.minDiskGiB === undefined || diskGiB >= f.minDiskGiB);
 }
 
-const AddBody = Type.Object({
-  mac: Type.String({ pattern: '^[0-9a-fA-F]{2}([:-]?[0-9a-fA-F]{2}){5}$' }),
+const AddBody = Closed({
+  mac: MacInput,
   power: PowerSettingsSchema,
-  hostname: Type.Optional(Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' })),
+  hostname: Type.Optional(Hostname),
   skipTests: Type.Optional(Type.Boolean()),
-}, { additionalProperties: false });
+});
 
 const PatchBody = Type.Object({
   notes: Type.Optional(Type.String({ maxLength: 10000 })),
-  zone: Type.Optional(Type.String({ minLength: 1 })),
-  pool: Type.Optional(Type.String({ minLength: 1 })),
+  zone: Type.Optional(Name),
+  pool: Type.Optional(Name),
   power: Type.Optional(PowerSettingsSchema),
-  hostname: Type.Optional(Type.String({ pattern: '^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$' })),
+  hostname: Type.Optional(Hostname),
 }, { additionalProperties: false, minProperties: 1 });
 
 const actionNames = [...operatorEventTypes, 'lock', 'unlock'] as const;
-const ActionParams = Type.Object({
-  id: Type.String({ minLength: 1 }),
+const ActionParams = Closed({
+  id: MachineKey,
   action: Type.Union(actionNames.map((a) => Type.Literal(a))),
 });
-const ActionBody = Type.Object({
+const TagParams = Closed({ id: MachineKey, tag: Name });
+const ActionBody = Closed({
   skipTests: Type.Optional(Type.Boolean()),
   erase: Type.Optional(Type.Boolean()),
   reason: Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
-}, { additionalProperties: false });
+});
 
 function lifecycleEvent(action: OperatorEventType, body: Static<typeof ActionBody>): LifecycleEvent {
   switch (action) {
@@ -144,20 +146,20 @@ export const machineRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     return machineView(service.act(id, lifecycleEvent(action, body)));
   });
 
-  app.put('/machines/:id/tags/:tag', { schema: { params: Type.Object({ id: Type.String(), tag: Type.String() }) } }, async (request) => {
+  app.put('/machines/:id/tags/:tag', { schema: { params: TagParams } }, async (request) => {
     const { id, tag } = request.params as { id: string; tag: string };
     tagging.add(service.get(id), tag);
     return machineView(service.get(id));
   });
 
-  app.delete('/machines/:id/tags/:tag', { schema: { params: Type.Object({ id: Type.String(), tag: Type.String() }) } }, async (request) => {
+  app.delete('/machines/:id/tags/:tag', { schema: { params: TagParams } }, async (request) => {
     const { id, tag } = request.params as { id: string; tag: string };
     tagging.removeFrom(service.get(id), tag);
     return machineView(service.get(id));
   });
 
   app.get('/machines/:id/results', {
-    schema: { params: Id, querystring: Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }) },
+    schema: { params: Id, querystring: Closed({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })) }) },
   }, async (request) => {
     const machine = service.get((request.params as Static<typeof Id>).id);
     const { limit } = request.query as { limit?: number };

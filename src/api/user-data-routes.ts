@@ -7,6 +7,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { ConflictError } from '../errors.js';
 import { MAX_USER_DATA_BYTES, parseOperatorUserData } from '../cloud-init/operator-user-data.js';
 import type { RenderCache, SchemaChecker } from '../cloud-init/index.js';
+import { Closed, Id as MachineKey } from '../schemas.js';
 import type { ApiDeps } from './app.js';
 
 export interface UserDataDeps {
@@ -14,7 +15,7 @@ export interface UserDataDeps {
   readonly cache?: RenderCache;
 }
 
-const Id = Type.Object({ id: Type.String({ minLength: 1, maxLength: 64 }) });
+const Id = Closed({ id: MachineKey });
 
 export const userDataRoutes: FastifyPluginAsync<ApiDeps & { userData: UserDataDeps }> = async (app, deps) => {
   // The document is the body, as text: `curl --data-binary @user-data.yaml -H 'Content-Type: text/plain'`.

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { ValidationError } from '../errors.js';
 import { apiClient } from './api-client.js';
 import { resolveConfig, type GlobalOptions } from './context.js';
+import { safeJson } from './escape.js';
 import { formatRows } from './format.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -12,7 +13,7 @@ const collect = (value: string, previous: string[]) => [...previous, value];
 export function registerCatalogueCommands(program: Command): void {
   const api = () => apiClient(resolveConfig(program.opts<GlobalOptions>()));
   const print = (rows: ReadonlyArray<Record<string, unknown>>, columns: string[], json?: boolean) =>
-    console.log(json ? JSON.stringify(rows, null, 2) : formatRows(rows, columns));
+    console.log(json ? safeJson(rows) : formatRows(rows, columns));
 
   const scripts = program.command('scripts').description('commissioning and testing scripts');
   scripts.command('list').option('--json', 'print JSON').action(async (o: { json?: boolean }) => {

@@ -1,5 +1,7 @@
-// Pure renderers for the CLI: machines in, text out.
+// Pure renderers for the CLI: machines in, text out. Every string from the server goes through
+// escape.ts on its way out (probe F7): table cells in table(), lines in line(), output in lines().
 import Table from 'cli-table3';
+import { escapeLines, escapeText } from './escape.js';
 import type { Machine, MachineEvent } from '../machines/model.js';
 import type { RelayRecord } from '../store/index.js';
 
@@ -14,7 +16,7 @@ function table(head: string[]): { push(row: string[]): void; toString(): string 
       'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '   ' },
   });
   return {
-    push: (row) => t.push(row),
+    push: (row) => t.push(row.map(escapeText)),
     toString: () => t.toString().split('\n').map((line) => `  ${line}`.trimEnd()).join('\n'),
   };
 }
@@ -32,22 +34,24 @@ export function formatMachineList(machines: readonly Machine[]): string {
 
 export function formatMachine(machine: Machine, events: readonly MachineEvent[], relays: readonly RelayRecord[] = []): string {
   const out: string[] = [];
+  /** One line, escaped whole: the fields in it may hold anything an older version stored. */
+  const line = (text: string) => out.push(escapeText(text));
   const inv = machine.inventory;
-  out.push(`Machine ${machine.id} (${machine.hostname})`);
-  out.push(`  state      ${machine.state}${machine.statusMessage ? ` (${machine.statusMessage})` : ''}${machine.locked ? ', locked' : ''}`);
-  out.push(`  zone/pool  ${machine.zone} / ${machine.pool}`);
-  if (machine.tags.length > 0) out.push(`  tags       ${machine.tags.join(', ')}`);
-  out.push(`  power      ${machine.power.type}`);
-  if (machine.notes) out.push(`  notes      ${machine.notes.split('\n').join('\n             ')}`);
-  out.push(`  boot MAC   ${machine.bootMac}`);
-  out.push(`  arch       ${machine.arch}`);
-  out.push(`  uuid       ${machine.uuid ?? '-'}`);
-  out.push(`  created    ${new Date(machine.createdAt).toISOString()}`);
+  line(`Machine ${machine.id} (${machine.hostname})`);
+  line(`  state      ${machine.state}${machine.statusMessage ? ` (${machine.statusMessage})` : ''}${machine.locked ? ', locked' : ''}`);
+  line(`  zone/pool  ${machine.zone} / ${machine.pool}`);
+  if (machine.tags.length > 0) line(`  tags       ${machine.tags.join(', ')}`);
+  line(`  power      ${machine.power.type}`);
+  if (machine.notes) out.push(`  notes      ${escapeLines(machine.notes).split('\n').join('\n             ')}`);
+  line(`  boot MAC   ${machine.bootMac}`);
+  line(`  arch       ${machine.arch}`);
+  line(`  uuid       ${machine.uuid ?? '-'}`);
+  line(`  created    ${new Date(machine.createdAt).toISOString()}`);
   if (inv) {
-    out.push(`  cpu        ${inv.cpu.count} x ${inv.cpu.model}`);
-    out.push(`  memory     ${mib(inv.memoryBytes)}`);
-    out.push(`  system     ${[inv.dmi.vendor, inv.dmi.product].filter(Boolean).join(' ') || '-'}${inv.dmi.serial ? `, serial ${inv.dmi.serial}` : ''}`);
-    out.push(`  kernel     ${inv.kernel}`);
+    line(`  cpu        ${inv.cpu.count} x ${inv.cpu.model}`);
+    line(`  memory     ${mib(inv.memoryBytes)}`);
+    line(`  system     ${[inv.dmi.vendor, inv.dmi.product].filter(Boolean).join(' ') || '-'}${inv.dmi.serial ? `, serial ${inv.dmi.serial}` : ''}`);
+    line(`  kernel     ${inv.kernel}`);
     out.push('', 'Interfaces');
     const nics = table(['NAME', 'MAC', 'DRIVER', 'LINK', 'SPEED']);
     for (const n of inv.nics) nics.push([n.name, n.mac, n.driver || '-', n.link ? 'up' : 'down', n.speedMbps === null ? '-' : `${n.speedMbps} Mb/s`]);
@@ -80,7 +84,7 @@ export function formatTimeline(events: readonly MachineEvent[], start = events[0
 export function formatEvent(event: MachineEvent, start: number): string {
   const offset = `+${((event.at - start) / 1000).toFixed(1)}s`.padStart(8);
   const time = new Date(event.at).toISOString().slice(11, 23);
-  return `  ${time} ${offset}  ${event.type.padEnd(12)} ${event.detail}`.trimEnd();
+  return escapeText(`  ${time} ${offset}  ${event.type.padEnd(12)} ${event.detail}`.trimEnd());
 }
 
 /** A script run as the API returns it (outputs as text). */
@@ -98,7 +102,7 @@ export function formatRuns(runs: readonly ScriptRunView[]): string {
   if (runs.length === 0) return 'No commissioning or testing runs yet.';
   const out: string[] = [];
   for (const run of runs) {
-    out.push(`Run ${run.id}: ${run.phase}, ${run.status}, started ${new Date(run.startedAt).toISOString()}`);
+    out.push(escapeText(`Run ${run.id}: ${run.phase}, ${run.status}, started ${new Date(run.startedAt).toISOString()}`));
     const t = table(['SCRIPT', 'RESULT', 'TIME']);
     for (const name of run.scripts) {
       const r = run.results.find((x) => x.name === name);
@@ -106,15 +110,16 @@ export function formatRuns(runs: readonly ScriptRunView[]): string {
     }
     out.push(t.toString());
     for (const r of run.results.filter((x) => x.exitCode !== 0 || x.timedOut)) {
-      out.push('', `  ${r.name} stderr:`, ...indent(r.stderr), `  ${r.name} stdout:`, ...indent(r.stdout));
+      out.push('', escapeText(`  ${r.name} stderr:`), ...indent(r.stderr), escapeText(`  ${r.name} stdout:`), ...indent(r.stdout));
     }
     out.push('');
   }
   return out.join('\n').trimEnd();
 }
 
+/** The last 40 lines of a script's output, escaped (a script prints what the machine gave it). */
 function indent(text: string): string[] {
-  const lines = text.trimEnd().split('\n').slice(-40);
+  const lines = escapeLines(text.trimEnd()).split('\n').slice(-40);
   return text.trim() === '' ? ['    (empty)'] : lines.map((l) => `    ${l}`);
 }
 

@@ -7,6 +7,7 @@ import { powerDrivers } from '../power/registry.js';
 import type { MachineEvent } from '../machines/model.js';
 import { apiClient } from './api-client.js';
 import { resolveConfig, type GlobalOptions } from './context.js';
+import { escapeText, safeJson } from './escape.js';
 import { formatEvent, formatRuns } from './format.js';
 import type { ScriptRunView } from './format.js';
 
@@ -14,11 +15,11 @@ interface MachineView { id: string; hostname: string; state: string; statusMessa
 
 function printMachine(machine: MachineView, json: boolean | undefined): void {
   if (json) {
-    console.log(JSON.stringify(machine, null, 2));
+    console.log(safeJson(machine));
     return;
   }
   const extras = [machine.locked ? 'locked' : '', machine.statusMessage].filter(Boolean).join('; ');
-  console.log(`${machine.id} (${machine.hostname}): ${machine.state}${extras ? ` (${extras})` : ''}`);
+  console.log(escapeText(`${machine.id} (${machine.hostname}): ${machine.state}${extras ? ` (${extras})` : ''}`));
 }
 
 /** `qemu:/run/vm1.qmp` or `manual`: the power settings of `machines add` and `machines set`, by driver. */
@@ -116,7 +117,7 @@ export function registerMachineActions(machines: Command, program: Command): voi
     .argument('<id|hostname|mac>').option('--limit <n>', 'runs to show', '2').option('--json', 'print JSON')
     .action(async (key: string, options: { limit: string; json?: boolean }) => {
       const runs = await api().call<ScriptRunView[]>('GET', `/machines/${encodeURIComponent(key)}/results?limit=${Number(options.limit) || 2}`);
-      console.log(options.json ? JSON.stringify(runs, null, 2) : formatRuns(runs));
+      console.log(options.json ? safeJson(runs) : formatRuns(runs));
     });
   machines.command('watch').description('print the machine\'s boot timeline as it happens (Ctrl-C to stop)')
     .argument('<id|hostname|mac>').option('--until <state>', 'exit once the machine reaches this state')

@@ -5,6 +5,7 @@ import { NotFoundError, ValidationError } from '../errors.js';
 import { matchesFilter, type MachineFilterQuery } from '../api/index.js';
 import type { Machine } from '../machines/model.js';
 import { registerMachineActions } from './machine-actions.js';
+import { safeJson } from './escape.js';
 import { formatMachine, formatMachineList } from './format.js';
 import { resolveConfig, type GlobalOptions } from './context.js';
 
@@ -19,7 +20,7 @@ export function registerMachineCommands(program: Command): void {
     .action((options: ListOptions) => {
       withStore(program.opts<GlobalOptions>(), (store) => {
         const list = store.machines.list().filter((m) => matchesFilter(m, listFilter(options))).map(({ token: _t, ...m }) => m);
-        console.log(options.json ? JSON.stringify(list, null, 2) : formatMachineList(list as Machine[]));
+        console.log(options.json ? safeJson(list) : formatMachineList(list as Machine[]));
       });
     });
 
@@ -37,7 +38,7 @@ export function registerMachineCommands(program: Command): void {
         const macs = machine.inventory?.nics.map((n) => n.mac) ?? [machine.bootMac];
         const relays = macs.map((m) => store.relays.byMac(m)).filter((r) => r !== undefined);
         const { token: _token, ...shown } = machine;
-        console.log(options.json ? JSON.stringify({ ...shown, relays, events }, null, 2) : formatMachine(machine, events, relays));
+        console.log(options.json ? safeJson({ ...shown, relays, events }) : formatMachine(machine, events, relays));
       });
     });
 }

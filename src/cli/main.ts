@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command } from 'commander';
 import { NetbootError } from '../errors.js';
+import { escapeLines } from './escape.js';
 import { registerImageCommands } from './images.js';
 import { registerLabCommand } from './lab.js';
 import { registerMachineCommands } from './machines.js';
@@ -21,7 +22,8 @@ registerLabCommand(program);
 
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof NetbootError) {
-    console.error(`netboot: ${error.message} [${error.code}]`);
+    // API errors can quote what a machine sent (probe F7): escaped like everything else printed.
+    console.error(`netboot: ${escapeLines(error.message)} [${error.code}]`);
   } else {
     console.error('netboot: unexpected error:', error);
   }

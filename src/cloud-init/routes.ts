@@ -9,6 +9,7 @@ import { ConflictError, ValidationError } from '../errors.js';
 import type { EventSink } from '../machines/boot.js';
 import type { BootAuth } from '../machines/boot-auth.js';
 import type { Machine } from '../machines/model.js';
+import { Closed, SafeText } from '../schemas.js';
 import type { RenderCache } from './cache.js';
 import { parseOperatorUserData } from './operator-user-data.js';
 import {
@@ -25,21 +26,26 @@ export interface CloudInitRouteDeps {
   readonly sshKeys: readonly string[];
 }
 
-/** cloud-init's webhook reporter posts each event as JSON (cloudinit/reporting/handlers.py). */
+/**
+ * cloud-init's webhook reporter posts each event as JSON (cloudinit/reporting/handlers.py). Not
+ * closed: finish events may carry more (`files` with post_files), which is ignored. What reaches the
+ * timeline is bounded and free of terminal controls (probe F7, F12: a 900 KB description was taken).
+ * A description is kept as sent up to its bound and escaped where it is printed (src/cli/escape.ts).
+ */
 const ReportingEvent = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 256 }),
-  event_type: Type.String({ minLength: 1, maxLength: 32 }),
-  description: Type.Optional(Type.String()),
-  origin: Type.Optional(Type.String()),
+  name: SafeText(256, { minLength: 1 }),
+  event_type: SafeText(32, { minLength: 1 }),
+  description: Type.Optional(Type.String({ maxLength: 16 * 1024 })),
+  origin: Type.Optional(Type.String({ maxLength: 256 })),
   timestamp: Type.Optional(Type.Number()),
-  result: Type.Optional(Type.String({ maxLength: 32 })),
+  result: Type.Optional(SafeText(32)),
 });
 type ReportingEvent = Static<typeof ReportingEvent>;
 
 /** cloud-init's reports are a few hundred bytes; 64 KiB leaves room for long error descriptions. */
 const reportBodyLimit = 64 * 1024;
 
-const TokenParams = Type.Object({ token: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' }) });
+const TokenParams = Closed({ token: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' }) });
 
 function phaseOf(machine: Machine): SeedContext['phase'] {
   if (machine.state === 'Commissioning') return 'commissioning';
@@ -85,7 +91,7 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
   };
 
   app.get('/cloud-init/:token/:document', {
-    schema: { params: Type.Object({ ...TokenParams.properties, document: Type.Union(seedDocuments.map((d) => Type.Literal(d))) }) },
+    schema: { params: Closed({ ...TokenParams.properties, document: Type.Union(seedDocuments.map((d) => Type.Literal(d))) }) },
   }, async (request, reply) => {
     const { document } = request.params as { document: SeedDocument };
     const machine = machineOf(request);

@@ -1,6 +1,7 @@
 // One config schema, validated once, frozen (STYLE.md §8). TypeBox gives the JSON schema, defaults and
 // the static type from one declaration.
 import { Type, type Static } from '@sinclair/typebox';
+import { HostnameAnyCase, Mac } from '../schemas.js';
 
 const Ipv4 = Type.String({ format: 'ipv4', description: 'dotted-quad IPv4 address' });
 
@@ -19,7 +20,6 @@ const subnetOptions = {
 
 const Cidr = Type.String({ pattern: '^\\d+\\.\\d+\\.\\d+\\.\\d+/\\d{1,2}$', description: 'IPv4 CIDR, e.g. 10.213.0.0/24' });
 const AddressRange = Type.Object({ start: Ipv4, end: Ipv4 }, { additionalProperties: false });
-const Mac = Type.String({ pattern: '^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$', description: 'MAC address aa:bb:cc:dd:ee:ff' });
 
 /** A segment behind a DHCP relay (giaddr inside `subnet`). */
 export const RelaySubnet = Type.Object({
@@ -32,7 +32,7 @@ export const RelaySubnet = Type.Object({
 export const Reservation = Type.Object({
   mac: Mac,
   ip: Ipv4,
-  hostname: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$' })),
+  hostname: Type.Optional(HostnameAnyCase),
 }, { additionalProperties: false });
 
 /**

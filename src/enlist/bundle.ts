@@ -3,15 +3,25 @@
 // `<path>.env` of shell-quoted parameters where it has any. ustar via tar-stream.
 import { Buffer } from 'node:buffer';
 import { pack } from 'tar-stream';
-import type { RunnableScript } from './scripts.js';
+import { BundleError } from '../errors.js';
+import { PARAMETER_NAME, type RunnableScript } from './scripts.js';
 
 /** POSIX shell single quotes: everything literal, a quote as '\''. */
 function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/**
+ * The `.env` the runner sources (images/micro/rootfs/runner). A key cannot be quoted there, so one
+ * that is not a plain identifier is refused here too, whatever the API let through (probe F8: a key
+ * `X=1 $(id>/tmp/p) Y` ran on every commissioned machine; a number value gave a 500).
+ */
 export function envFile(parameters: Readonly<Record<string, string>>): string {
-  return Object.entries(parameters).map(([key, value]) => `${key}=${shellQuote(value)}\n`).join('');
+  return Object.entries(parameters).map(([key, value]) => {
+    if (!PARAMETER_NAME.test(key)) throw new BundleError(`script parameter name ${JSON.stringify(key)} must match ${PARAMETER_NAME.source}: not written`);
+    if (typeof value !== 'string') throw new BundleError(`script parameter ${key} must be text, not ${typeof value}: not written`);
+    return `${key}=${shellQuote(value)}\n`;
+  }).join('');
 }
 
 export async function scriptBundle(scripts: readonly RunnableScript[], mtime: Date): Promise<Buffer> {

@@ -6,7 +6,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { ConflictError, ForbiddenError, UnauthorizedError } from '../errors.js';
+import { ConflictError, ForbiddenError, UnauthorizedError, ValidationError } from '../errors.js';
 import { InventorySchema } from '../machines/inventory.js';
 import type { BootAuth } from '../machines/boot-auth.js';
 import type { Machine } from '../machines/model.js';
@@ -16,6 +16,7 @@ import type { Store } from '../store/index.js';
 import { scriptBundle } from './bundle.js';
 import { checkResultSize, outputTail } from './result-limits.js';
 import { SCRIPT_NAME } from './scripts.js';
+import { Base64, Closed, ClosedRecord } from '../schemas.js';
 
 export interface MachineCallbackDeps {
   readonly store: Store;
@@ -25,23 +26,23 @@ export interface MachineCallbackDeps {
 }
 
 const Phase = Type.Union([Type.Literal('commissioning'), Type.Literal('testing')]);
-const Base64 = Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$' });
 
-const ResultBody = Type.Object({
+const ResultBody = Closed({
   phase: Phase,
   name: Type.String({ pattern: SCRIPT_NAME.source }),
   exitCode: Type.Integer({ minimum: 0, maximum: 255 }),
   timedOut: Type.Boolean(),
-  durationMs: Type.Integer({ minimum: 0 }),
+  durationMs: Type.Integer({ minimum: 0, maximum: 7 * 86400 * 1000 }),
   stdout: Base64,
   stderr: Base64,
-  files: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]{1,128}$' }), Base64, { default: {} }),
-}, { additionalProperties: false });
+  // Closed (probe F3): a key outside the pattern, with any value, used to pass unchecked.
+  files: ClosedRecord('^[A-Za-z0-9._-]{1,128}$', Base64, { default: {}, maxProperties: 64 }),
+});
 
-const FinishedBody = Type.Object({
+const FinishedBody = Closed({
   phase: Phase,
   error: Type.Optional(Type.String({ maxLength: 2000 })),
-}, { additionalProperties: false });
+});
 
 /** Which phase a machine's current run is in, or undefined when it is not running scripts. */
 function runningPhase(machine: Machine): 'commissioning' | 'testing' | undefined {
@@ -75,7 +76,7 @@ export const machineCallbackRoutes: FastifyPluginAsync<MachineCallbackDeps> = as
     });
 
     app.get(`${prefix}/scripts`, {
-      schema: { querystring: Type.Object({ phase: Phase }) },
+      schema: { querystring: Closed({ phase: Phase }) },
     }, async (request, reply) => {
       const machine = authenticate(request);
       const { phase } = request.query as { phase: 'commissioning' | 'testing' };
@@ -94,7 +95,11 @@ export const machineCallbackRoutes: FastifyPluginAsync<MachineCallbackDeps> = as
       inPhase(machine, body.phase);
       const run = deps.store.scripts.run(machine.runId!);
       if (!run?.scripts.includes(body.name)) throw new ConflictError(`script '${body.name}' is not part of run ${machine.runId}`);
-      const files = Object.fromEntries(Object.entries(body.files).map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+      // typeof: Buffer.from({ length: 1e8 }) allocates 1e8 bytes in a JS loop (probe F3), should the schema ever let one by.
+      const files = Object.fromEntries(Object.entries(body.files).map(([k, v]) => {
+        if (typeof v !== 'string') throw new ValidationError(`files.${k} must be base64 text`);
+        return [k, Buffer.from(v, 'base64')];
+      }));
       const stdout = outputTail(Buffer.from(body.stdout, 'base64'));
       const stderr = outputTail(Buffer.from(body.stderr, 'base64'));
       const kept = stdout.length + stderr.length + Object.values(files).reduce((sum, f) => sum + Math.ceil(f.length / 3) * 4, 0);

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { Type } from '@sinclair/typebox';
+import { Closed } from '../schemas.js';
 import { basename, dirname } from 'node:path';
 import { normaliseMac } from '../machines/boot.js';
 import { NotFoundError } from '../errors.js';
@@ -18,8 +19,9 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
     method: ['GET', 'HEAD'],
     url: '/files/:id',
     schema: {
-      params: Type.Object({ id: Type.String({ pattern: '^[0-9a-f]{64}$' }) }),
-      querystring: Type.Object({ mac: Type.Optional(Type.String()) }),
+      params: Closed({ id: Type.String({ pattern: '^[0-9a-f]{64}$' }) }),
+      // Closed (STYLE.md §17): the URL is ours (ipxe-script.ts, booter.ts), `?mac=` only.
+      querystring: Closed({ mac: Type.Optional(Type.String({ maxLength: 32 })) }),
     },
     handler: async (request, reply) => {
       const { id } = request.params as { id: string };
@@ -41,7 +43,7 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
   app.route({
     method: ['GET', 'HEAD'],
     url: '/loaders/:name',
-    schema: { params: Type.Object({ name: Type.String() }) },
+    schema: { params: Closed({ name: Type.String({ maxLength: 64 }) }) },
     handler: async (request, reply) => {
       const { name } = request.params as { name: string };
       const path = Object.hasOwn(deps.loaders, name) ? deps.loaders[name] : undefined;

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
+import { Closed } from '../schemas.js';
 import { normaliseMac, type Arch } from '../machines/boot.js';
 import { NetbootError, ValidationError } from '../errors.js';
 import type { HttpBootDeps } from './deps.js';
@@ -11,8 +12,9 @@ const archValues: readonly Arch[] = ['x86', 'x86_64-efi', 'arm64-efi', 'unknown'
 export const ipxeRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) => {
   app.get('/boot/:script', {
     schema: {
-      params: Type.Object({ script: Type.String() }),
-      querystring: Type.Object({ arch: Type.Optional(Type.String()) }),
+      // Closed (STYLE.md §17): the URL is ours (appliance.ts bootScriptUrl), so nothing else is expected.
+      params: Closed({ script: Type.String({ maxLength: 64 }) }),
+      querystring: Closed({ arch: Type.Optional(Type.String({ maxLength: 32 })) }),
     },
   }, async (request, reply) => {
     const { script } = request.params as { script: string };

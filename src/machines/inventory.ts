@@ -1,44 +1,63 @@
 // The hardware inventory a machine reports when it enlists (images/micro enlist-agent). One TypeBox
-// schema gives the HTTP validation and the static type.
+// schema gives the HTTP validation and the static type. It comes from the untrusted boot network:
+// every integer has a maximum (probe F12: `memoryBytes: 1e308` and `sizeBytes: 1e300` passed as
+// "integers" and the CLI printed 9.5e+301 MiB) and every string is SafeText, because `machines list`
+// and `show` print them on the operator's terminal (probe F7).
 import { Type, type Static } from '@sinclair/typebox';
+import { Closed, Mac, SafeText } from '../schemas.js';
 
-const Mac = Type.String({ pattern: '^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$' });
+/** 1 PiB of RAM and 1 EiB per disk: far above any machine, far below where doubles lose integers. */
+export const MAX_MEMORY_BYTES = 2 ** 50;
+export const MAX_DISK_BYTES = 2 ** 60;
 
-export const NicSchema = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 64 }),
+export const NicSchema = Closed({
+  name: SafeText(64, { minLength: 1 }),
   mac: Mac,
-  driver: Type.String({ maxLength: 128 }),
+  driver: SafeText(128),
   link: Type.Boolean(),
-  speedMbps: Type.Union([Type.Integer({ minimum: 0 }), Type.Null()]),
-}, { additionalProperties: false });
+  // 1.6 Tb/s: the fastest Ethernet in sight, times a margin.
+  speedMbps: Type.Union([Type.Integer({ minimum: 0, maximum: 10_000_000 }), Type.Null()]),
+});
 
-export const DiskSchema = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 64 }),
-  sizeBytes: Type.Integer({ minimum: 0 }),
-  model: Type.String({ maxLength: 256 }),
-  serial: Type.String({ maxLength: 256 }),
+export const DiskSchema = Closed({
+  name: SafeText(64, { minLength: 1 }),
+  sizeBytes: Type.Integer({ minimum: 0, maximum: MAX_DISK_BYTES }),
+  model: SafeText(256),
+  serial: SafeText(256),
   rotational: Type.Boolean(),
-}, { additionalProperties: false });
+});
 
-export const InventorySchema = Type.Object({
+export const InventorySchema = Closed({
   bootMac: Mac,
-  arch: Type.String({ minLength: 1, maxLength: 32 }),
-  kernel: Type.String({ maxLength: 128 }),
-  cpu: Type.Object({
+  arch: SafeText(32, { minLength: 1 }),
+  kernel: SafeText(128),
+  cpu: Closed({
     count: Type.Integer({ minimum: 1, maximum: 65536 }),
-    model: Type.String({ maxLength: 256 }),
-  }, { additionalProperties: false }),
-  memoryBytes: Type.Integer({ minimum: 1 }),
+    model: SafeText(256),
+  }),
+  memoryBytes: Type.Integer({ minimum: 1, maximum: MAX_MEMORY_BYTES }),
   nics: Type.Array(NicSchema, { minItems: 1, maxItems: 256 }),
   disks: Type.Array(DiskSchema, { maxItems: 1024 }),
-  dmi: Type.Object({
-    vendor: Type.String({ maxLength: 256 }),
-    product: Type.String({ maxLength: 256 }),
-    serial: Type.String({ maxLength: 256 }),
-    uuid: Type.String({ maxLength: 64 }),
-  }, { additionalProperties: false }),
-}, { additionalProperties: false });
+  dmi: Closed({
+    vendor: SafeText(256),
+    product: SafeText(256),
+    serial: SafeText(256),
+    uuid: SafeText(64),
+  }),
+});
 
 export type Inventory = Static<typeof InventorySchema>;
 export type Nic = Static<typeof NicSchema>;
 export type Disk = Static<typeof DiskSchema>;
+
+/**
+ * What a schema cannot say: the boot MAC is one of the machine's NICs (probe F12: any MAC was
+ * taken, so a machine could claim another's boot MAC without owning that NIC). Undefined when fine.
+ */
+export function inventoryProblem(inventory: Inventory): string | undefined {
+  const boot = inventory.bootMac.toLowerCase();
+  if (!inventory.nics.some((n) => n.mac.toLowerCase() === boot)) {
+    return `bootMac ${inventory.bootMac} is not the MAC of any NIC in nics (${inventory.nics.map((n) => n.mac).join(', ')})`;
+  }
+  return undefined;
+}

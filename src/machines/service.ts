@@ -8,7 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
+import { machineMacProblem } from '../schemas.js';
 import type { MachinePatch, Store } from '../store/index.js';
 import type { PowerDriver, PowerState } from '../power/driver.js';
 import {
@@ -16,7 +17,7 @@ import {
 } from './lifecycle.js';
 import type { Machine, PowerSettingsValue } from './model.js';
 import { normaliseMac } from './boot.js';
-import { scriptsForPhase, type RunnableScript } from '../enlist/scripts.js';
+import { scriptProblem, scriptsForPhase, type RunnableScript } from '../enlist/scripts.js';
 import { fromStored } from '../enlist/scripts.js';
 import { MachineTimers } from './timers.js';
 import { PowerQueue } from './power-queue.js';
@@ -106,6 +107,9 @@ export class MachineService {
   add(fields: { mac: string; power: PowerSettingsValue; hostname?: string; skipTests?: boolean }): Machine {
     const mac = normaliseMac(fields.mac);
     if (!mac) throw new ConflictError(`'${fields.mac}' is not a MAC address`);
+    // Probe F12: broadcast, multicast and all-zero MACs were added as machines.
+    const problem = machineMacProblem(mac);
+    if (problem) throw new ValidationError(problem);
     const existing = this.deps.store.machines.byMac(mac);
     if (existing) throw new ConflictError(`MAC ${mac} already belongs to machine ${existing.id} (${existing.hostname})`);
     if (fields.hostname && this.deps.store.machines.get(fields.hostname)) {
@@ -149,7 +153,15 @@ export class MachineService {
   /** The scripts of the machine's current run (what its bundle holds). */
   runScripts(machine: Machine, phase: 'commissioning' | 'testing'): RunnableScript[] {
     const all = [...this.deps.builtinScripts, ...this.deps.store.scripts.list().map(fromStored)];
-    return scriptsForPhase(all, phase, machine.tags);
+    return scriptsForPhase(all, phase, machine.tags).filter((script) => {
+      // A script stored before names were checked (probe F8) is left out of the run, not written
+      // into the bundle (bundle.ts would refuse it, and every machine's bundle would fail with it).
+      const problem = scriptProblem(script);
+      if (problem === undefined) return true;
+      this.deps.log.warn({ script: script.name, mac: machine.bootMac }, `script ${script.name} skipped: ${problem}`);
+      if (machine.bootMac) this.deps.store.events.record({ mac: machine.bootMac, type: 'scripts', detail: `skipped ${script.name}: ${problem}` });
+      return false;
+    });
   }
 
   private store(before: Machine, event: LifecycleEvent, state: Machine['state'], effects: readonly Effect[]): Machine {

@@ -92,7 +92,7 @@ describe('boot side against a host on the boot network', () => {
 
   describe('F1: enlistment only creates, or refreshes a machine that is still New and unlocked', () => {
     test.each([
-      ['its boot MAC', { bootMac: victimMac }],
+      ['its boot MAC', { bootMac: victimMac, nics: [{ name: 'eth0', mac: victimMac, driver: 'e1000', link: true, speedMbps: 1000 }] }],
       ['its MAC as a second NIC', {
         bootMac: attackerMac,
         nics: [{ name: 'eth0', mac: attackerMac, driver: 'e1000', link: true, speedMbps: 1000 }, { name: 'eth1', mac: victimMac, driver: 'e1000', link: true, speedMbps: 1000 }],
