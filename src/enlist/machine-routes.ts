@@ -7,7 +7,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { ConflictError, ForbiddenError, UnauthorizedError, ValidationError } from '../errors.js';
-import { InventorySchema } from '../machines/inventory.js';
+import { InventorySchema, inventoryProblem } from '../machines/inventory.js';
 import type { BootAuth } from '../machines/boot-auth.js';
 import type { Machine } from '../machines/model.js';
 import type { MachineService } from '../machines/service.js';
@@ -152,6 +152,11 @@ function ingestInventory(deps: MachineCallbackDeps, machine: Machine, bytes: Buf
   if (!Value.Check(InventorySchema, inventory)) {
     const first = [...Value.Errors(InventorySchema, inventory)][0];
     deps.store.events.record({ mac: machine.bootMac, type: 'inventory', detail: `inventory.json rejected (${first?.path} ${first?.message}): kept the previous inventory` });
+    return;
+  }
+  const problem = inventoryProblem(inventory);
+  if (problem) {
+    deps.store.events.record({ mac: machine.bootMac, type: 'inventory', detail: `inventory.json rejected (${problem}): kept the previous inventory` });
     return;
   }
   const updated = deps.store.machines.setInventory(machine.id, inventory);

@@ -13,9 +13,11 @@
 
 R=${NETBOOT_SYSROOT:-}
 
-# json_str VALUE: VALUE as a JSON string (RFC 8259 §7): quotes, backslashes and control characters
-# escaped; valid UTF-8 sequences kept; any other byte (firmware strings are sometimes Latin-1)
-# becomes \u00XX, so the document is always valid UTF-8 JSON. busybox awk works on bytes.
+# json_str VALUE: VALUE as a JSON string (RFC 8259 §7): quotes and backslashes escaped; valid UTF-8
+# sequences kept; any other byte (firmware strings are sometimes Latin-1) becomes \u00XX, so the
+# document is always valid UTF-8 JSON. Control characters (C0, DEL, and bytes that would be C1 as
+# Latin-1) become U+FFFD: the appliance refuses them in any text a machine reports (a terminal would
+# run them: security probe F7). busybox awk works on bytes.
 json_str() {
   JV=$1 awk 'BEGIN {
     for (k = 1; k < 256; k++) ord[sprintf("%c", k)] = k
@@ -24,10 +26,7 @@ json_str() {
       c = substr(s, i, 1); b = ord[c]
       if (c == "\"") out = out "\\\""
       else if (c == "\\") out = out "\\\\"
-      else if (b == 10) out = out "\\n"
-      else if (b == 13) out = out "\\r"
-      else if (b == 9) out = out "\\t"
-      else if (b < 32 || b == 127) out = out sprintf("\\u%04x", b)
+      else if (b < 32 || b == 127) out = out "\\ufffd"
       else if (b < 128) out = out c
       else {
         # Length of a well-formed UTF-8 sequence led by b (0: not a lead byte).
@@ -35,6 +34,7 @@ json_str() {
         ok = len > 0 && i + len - 1 <= n
         for (j = 1; ok && j < len; j++) { t = ord[substr(s, i + j, 1)]; if (t < 128 || t > 191) ok = 0 }
         if (ok) { out = out substr(s, i, len); i += len - 1 }
+        else if (b < 160) out = out "\\ufffd"
         else out = out sprintf("\\u%04x", b)
       }
     }
