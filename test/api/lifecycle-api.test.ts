@@ -72,7 +72,7 @@ describe('operator API and machine callbacks', () => {
   afterEach(async () => {
     service.close();
     await Promise.all([api.close(), boot.close()]);
-    store.close();
+    await store.close();
     dir.cleanup();
   });
 

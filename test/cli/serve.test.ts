@@ -51,7 +51,7 @@ test('serve listens, answers, and exits 0 on SIGTERM keeping its data', async ()
   expect(server.tail()).toMatch(/shutting down/);
   const store = openStore(config.dataDir);
   expect(store.events.since(0).map((e) => e.type)).toEqual(['ipxe-script']);
-  store.close();
+  await store.close();
 }, 30_000);
 
 test('a bad config is refused before anything starts, naming the field', () => {

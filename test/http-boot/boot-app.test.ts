@@ -53,7 +53,7 @@ describe('boot-side HTTP app', () => {
 
   afterEach(async () => {
     await app.close();
-    store.close();
+    await store.close();
     dir.cleanup();
   });
 

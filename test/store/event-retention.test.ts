@@ -21,8 +21,8 @@ describe('DHCP event retention', () => {
     clock = 1_700_000_000_000;
     store = openStore(dir.path, () => clock);
   });
-  afterEach(() => {
-    store.close();
+  afterEach(async () => {
+    await store.close();
     dir.cleanup();
   });
 
@@ -106,7 +106,7 @@ test('the appliance prunes at start what a previous run left, and keeps the rest
   const old = openStore(dir.path, () => longAgo);
   old.events.record({ mac: '52:54:00:aa:aa:aa', type: 'dhcp-ack', detail: '10.0.0.9' });
   old.events.record({ mac: '52:54:00:aa:aa:aa', type: 'note', detail: 'kept' });
-  old.close();
+  await old.close();
   const config = loadConfig({
     overrides: {
       dataDir: dir.path, 'http.host': '127.0.0.1', 'http.port': 0, 'api.port': 0, 'tftp.enabled': false,
