@@ -12,7 +12,7 @@ import type { MachineService } from '../machines/service.js';
 import type { Tagging } from '../machines/tagging.js';
 import type { Store } from '../store/index.js';
 import { catalogueRoutes } from './catalogue-routes.js';
-import { eventRoutes } from './event-routes.js';
+import { eventRoutes, type StreamLimits } from './event-routes.js';
 import { machineRoutes } from './machine-routes.js';
 import { userDataRoutes, type UserDataDeps } from './user-data-routes.js';
 
@@ -24,6 +24,8 @@ export interface ApiDeps {
   readonly log: Logger;
   /** The schema check of operator user-data; without it only the YAML is checked. */
   readonly userData?: UserDataDeps;
+  /** When an event stream whose watcher stopped reading is dropped (defaults in event-routes.ts). */
+  readonly streamLimits?: StreamLimits;
 }
 
 export async function buildApiApp(deps: ApiDeps): Promise<FastifyInstance> {
