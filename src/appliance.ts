@@ -20,6 +20,7 @@ import { createPowerDriver, parsePowerSettings } from './power/index.js';
 import { cloudInitRoutes, cloudInitSchemaChecker, cloudInitVersion, RenderCache, type SchemaChecker } from './cloud-init/index.js';
 import type { CloudInitConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
+import { closeInReverse, type Closer } from './closers.js';
 import { httpLoaderFiles, loaderChoice, missingLoaders, tftpLoaderFiles } from './boot-loaders.js';
 
 export interface Appliance {
@@ -39,16 +40,8 @@ export interface ApplianceOptions {
 }
 
 export async function startAppliance({ config, log, imagesDir }: ApplianceOptions): Promise<Appliance> {
-  const closers: Array<() => Promise<void> | void> = [];
-  const close = async () => {
-    for (const closer of closers.reverse()) {
-      try {
-        await closer();
-      } catch (err) {
-        log.error({ err }, 'error while shutting down');
-      }
-    }
-  };
+  const closers: Closer[] = [];
+  const close = () => closeInReverse(closers, log);
   try {
     const store = openStore(config.dataDir);
     closers.push(() => store.close());
@@ -152,7 +145,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
       closers.push(() => dhcp.close());
     }
     const dhcpOn = Boolean(config.dhcp?.enabled);
-    log.info({ publicUrl, http: httpAddress, dataDir: config.dataDir, dhcp: dhcpOn, ...(dhcpOn ? { dhcpMode: config.dhcp!.mode } : {}) }, 'netboot is serving');
+    log.info({ publicUrl, http: httpAddress, api: apiAddress, dataDir: config.dataDir, dhcp: dhcpOn, ...(dhcpOn ? { dhcpMode: config.dhcp!.mode } : {}) }, 'netboot is serving');
     return { store, publicUrl, httpAddress, apiAddress, close };
   } catch (error) {
     await close();

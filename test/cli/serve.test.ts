@@ -8,7 +8,7 @@ import yaml from 'js-yaml';
 import { Launched } from '../../src/lab/launcher.js';
 import { cliEntry } from '../../src/paths.js';
 import { openStore } from '../../src/store/index.js';
-import { tempDir } from '../support/fixtures.js';
+import { sampleInventory, tempDir } from '../support/fixtures.js';
 
 const dirs: Array<ReturnType<typeof tempDir>> = [];
 const processes: Launched[] = [];
@@ -68,3 +68,42 @@ test('a bad config is refused before anything starts, naming the field', () => {
   expect(stderr).toMatch(/\/dhcp\/serverAddress/);
   expect(stderr).toMatch(/NB_ERR_CONFIG_INVALID/);
 });
+
+/** A config for a serve on loopback, any free ports, TFTP off (its default binds 0.0.0.0:69). */
+function loopbackConfig(dir: string, extra: object = {}): object {
+  return {
+    dataDir: join(dir, 'data'), log: { level: 'info' }, images: { dir: join(dir, 'images') },
+    http: { host: '127.0.0.1', port: 0, publicUrl: 'http://127.0.0.1' }, tftp: { enabled: false },
+    api: { port: 0, token: operatorToken }, ...extra,
+  };
+}
+
+async function startServe(dir: string, configFile: string): Promise<{ server: Launched; http: { port: number }; api: { port: number } }> {
+  const server = await Launched.start({
+    name: 'netboot serve', command: process.execPath, args: [cliEntry, 'serve', '--config', configFile], logFile: join(dir, `serve-${processes.length}.log`),
+  });
+  processes.push(server);
+  const line = await server.waitFor(/netboot is serving/, 15_000, 'the listener');
+  return { server, ...(JSON.parse(line) as { http: { port: number }; api: { port: number } }) };
+}
+
+const operatorToken = 'operator-token-for-serve-tests-0123456789';
+
+test('SIGTERM ends an open `machines watch` stream and exits 0 at once (probe F5)', async () => {
+  const { dir, configFile } = setup({});
+  writeFileSync(configFile, yaml.dump(loopbackConfig(dir)));
+  const { server, http, api } = await startServe(dir, configFile);
+  // A machine to watch: enlist one through the boot side, as the enlist agent does.
+  const enlisted = await fetch(`http://127.0.0.1:${http.port}/enlist/v1/machines`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sampleInventory()),
+  });
+  const { id } = (await enlisted.json()) as { id: string };
+  const watch = await fetch(`http://127.0.0.1:${api.port}/api/v1/machines/${id}/events/stream`, { headers: { authorization: `Bearer ${operatorToken}` } });
+  expect(watch.status).toBe(200);
+  const body = watch.text(); // read to the end: the server must end it
+  const started = Date.now();
+  process.kill(server.pid, 'SIGTERM');
+  expect(await server.exited).toEqual({ code: 0, signal: null });
+  expect(Date.now() - started).toBeLessThan(5000);
+  expect(await body).toContain('event: machine');
+}, 30_000);
