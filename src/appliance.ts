@@ -21,6 +21,7 @@ import { cloudInitRoutes, cloudInitSchemaChecker, cloudInitVersion, RenderCache,
 import type { CloudInitConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { closeInReverse, type Closer } from './closers.js';
+import { listenHttp } from './http-listen.js';
 import { httpLoaderFiles, loaderChoice, missingLoaders, tftpLoaderFiles } from './boot-loaders.js';
 
 export interface Appliance {
@@ -85,25 +86,23 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     if (config.http.enabled) {
       const app = buildBootApp({
         booter, files: images, events: store.events, publicUrl, log, macOfAddress, loaders: httpLoaderFiles(config.boot),
+        limits: config.http,
       });
       app.register(enlistRoutes, { machines: store.machines, events: store.events, tagging });
       app.register(machineCallbackRoutes, { store, service, tagging });
       app.register(cloudInitRoutes, { machines: store.machines, events: store.events, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys });
-      await app.listen({ host: config.http.host, port: config.http.port });
       closers.push(() => app.close());
-      const bound = app.server.address();
-      if (bound && typeof bound === 'object') httpAddress = { host: bound.address, port: bound.port };
+      const { host, port, maxConnections } = config.http;
+      httpAddress = await listenHttp(app, { name: 'boot HTTP listener', hostKey: 'http.host', portKey: 'http.port', host, port, maxConnections });
     }
 
     let apiAddress: Appliance['apiAddress'] = null;
     if (config.api.enabled) {
       const api = await buildApiApp({
-        store, service, tagging, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache },
+        store, service, tagging, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, limits: config.api,
       });
-      await api.listen({ host: config.api.host, port: config.api.port });
       closers.push(() => api.close());
-      const bound = api.server.address();
-      if (bound && typeof bound === 'object') apiAddress = { host: bound.address, port: bound.port };
+      apiAddress = await listenHttp(api, { name: 'operator API', hostKey: 'api.host', portKey: 'api.port', host: config.api.host, port: config.api.port });
     }
 
     if (config.tftp.enabled) {

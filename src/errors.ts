@@ -80,8 +80,19 @@ export class TftpWorkerError extends NetbootError {
   readonly code = 'NB_ERR_TFTP_WORKER';
 }
 
+/** A listener could not bind its address or port; the message names the listener and the key to change. */
+export class ListenError extends NetbootError {
+  readonly code = 'NB_ERR_LISTEN_FAILED';
+}
+
+/** Another netboot holds the data directory (its lock file). */
+export class DataDirLockedError extends NetbootError {
+  readonly code = 'NB_ERR_STORE_LOCKED';
+}
+
 /** Every error class, for the uniqueness test and for `netboot` to print codes consistently. */
 export const errorCatalogue = [
   ConfigError, StoreError, NotFoundError, ValidationError, ImageError, ImageMissingError, LabError,
-  ConflictError, UnauthorizedError, ForbiddenError, PowerError, CloudInitError, TftpWorkerError,
+  ConflictError, UnauthorizedError, ForbiddenError, PowerError, CloudInitError, TftpWorkerError, ListenError,
+  DataDirLockedError,
 ] as const;

@@ -8,6 +8,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstanc
 import type { Logger } from 'pino';
 import { cloudInitSchemaChecker } from '../cloud-init/index.js';
 import { NetbootError, UnauthorizedError } from '../errors.js';
+import { defaultHttpLimits, limitOptions, type HttpLimits } from '../http-listen.js';
 import type { MachineService } from '../machines/service.js';
 import type { Tagging } from '../machines/tagging.js';
 import type { Store } from '../store/index.js';
@@ -26,12 +27,15 @@ export interface ApiDeps {
   readonly userData?: UserDataDeps;
   /** When an event stream whose watcher stopped reading is dropped (defaults in event-routes.ts). */
   readonly streamLimits?: StreamLimits;
+  /** Request and idle bounds (defaults: src/http-listen.ts). */
+  readonly limits?: HttpLimits;
 }
 
 export async function buildApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.log.child({ subsystem: 'api' }) as FastifyBaseLogger,
     bodyLimit: 16 * 1024 * 1024, // scripts are uploaded in the body
+    ...limitOptions(deps.limits ?? defaultHttpLimits),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   });
   await app.register(swagger, {

@@ -1,5 +1,6 @@
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import { NetbootError } from '../errors.js';
+import { defaultHttpLimits, limitOptions } from '../http-listen.js';
 import type { HttpBootDeps } from './deps.js';
 import { fileRoutes } from './file-routes.js';
 import { ipxeRoutes } from './ipxe-routes.js';
@@ -14,6 +15,7 @@ export function buildBootApp(deps: HttpBootDeps): FastifyInstance {
     // Firmware and initrds build URLs by concatenation; `http://host//files/x` must still work.
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
     bodyLimit: 1024 * 1024,
+    ...limitOptions(deps.limits ?? defaultHttpLimits),
     // Bodies are checked, not repaired: an unknown field is an error the sender should hear about
     // (fastify's default would silently strip it).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Booter, EventSink } from '../machines/boot.js';
+import type { HttpLimits } from '../http-listen.js';
 
 export interface ServedFile {
   readonly id: string;
@@ -18,4 +19,6 @@ export interface HttpBootDeps {
   readonly macOfAddress: (address: string) => string | undefined;
   readonly publicUrl: string;
   readonly log: Logger;
+  /** Request and idle bounds (defaults: src/http-listen.ts). */
+  readonly limits?: HttpLimits;
 }

@@ -1,7 +1,8 @@
 // `netboot serve` as a real process on loopback: it starts from a YAML file, serves, refuses a bad
 // config with a clear message, and SIGTERM closes it cleanly with the data kept.
 import { afterEach, expect, test } from 'vitest';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
@@ -106,4 +107,39 @@ test('SIGTERM ends an open `machines watch` stream and exits 0 at once (probe F5
   expect(await server.exited).toEqual({ code: 0, signal: null });
   expect(Date.now() - started).toBeLessThan(5000);
   expect(await body).toContain('event: machine');
+}, 30_000);
+
+/** Runs `serve` expecting it to fail; its exit status and standard error. */
+function failingServe(configFile: string): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cliEntry, 'serve', '--config', configFile], { timeout: 15_000 }, (error, _stdout, stderr) => {
+      resolve({ status: error ? (error as { code?: number }).code ?? null : 0, stderr });
+    });
+  });
+}
+
+test.each([
+  {
+    name: 'the boot port is taken (EADDRINUSE)', taken: true, extra: (port: number) => ({ http: { host: '127.0.0.1', port, publicUrl: 'http://127.0.0.1' } }),
+    want: /^netboot: boot HTTP listener: 127\.0\.0\.1:\d+ is already in use: .*set http\.port \[NB_ERR_LISTEN_FAILED\]$/,
+  },
+  {
+    // 192.0.2.1 (TEST-NET-1, RFC 5737) is on no interface here: the bind fails at once, nothing is sent.
+    name: 'the API address is not local (EADDRNOTAVAIL)', taken: false, extra: () => ({ api: { host: '192.0.2.1', port: 0, token: operatorToken } }),
+    want: /^netboot: operator API: 192\.0\.2\.1 is not an address of this host .*set api\.host .*\[NB_ERR_LISTEN_FAILED\]$/,
+  },
+])('$name: one line naming the listener, the address and the key to change', async ({ taken, extra, want }) => {
+  const { dir, configFile } = setup({});
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = taken ? (blocker.address() as AddressInfo).port : 0;
+    writeFileSync(configFile, yaml.dump({ ...loopbackConfig(dir), ...extra(port) }));
+    const { status, stderr } = await failingServe(configFile);
+    expect(status).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr.trim()).toMatch(want);
+  } finally {
+    blocker.close();
+  }
 }, 30_000);
