@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { publicUrl as derivePublicUrl, tftpHost } from './config/derived.js';
-import { openStore, type Store } from './store/index.js';
+import { lockDataDir, openStore, type Store } from './store/index.js';
 import { EventRetention } from './store/event-retention.js';
 import { ImageStore } from './images/index.js';
 import { LifecycleBooter } from './machines/booter.js';
@@ -44,6 +44,8 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
   const closers: Closer[] = [];
   const close = () => closeInReverse(closers, log);
   try {
+    const lock = lockDataDir(config.dataDir); // before anything reads or writes the store
+    closers.push(() => lock.release());
     const store = openStore(config.dataDir);
     closers.push(() => store.close());
     store.events.onWriteError = (err) => log.error({ err }, 'writing machine events failed');

@@ -12,6 +12,7 @@ export type { MachinePatch } from './machines-repo.js';
 export type { RunStatus, ScriptKind, ScriptResult, ScriptRun, StoredScript } from './scripts-repo.js';
 export type { Group, Tag } from './groups-repo.js';
 export { SqliteScriptStore, SqliteGroupStore };
+export { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 export type { EnlistResult } from './machines-repo.js';
 
 export interface Store {
