@@ -4,10 +4,11 @@
 // boot network unless the operator says so.
 import { timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { cloudInitSchemaChecker } from '../cloud-init/index.js';
 import { NetbootError, UnauthorizedError } from '../errors.js';
+import { appLogger } from '../http-log.js';
 import { defaultHttpLimits, limitOptions, type HttpLimits } from '../http-listen.js';
 import type { MachineService } from '../machines/service.js';
 import type { Tagging } from '../machines/tagging.js';
@@ -33,7 +34,7 @@ export interface ApiDeps {
 
 export async function buildApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.log.child({ subsystem: 'api' }) as FastifyBaseLogger,
+    loggerInstance: appLogger(deps.log, 'api'),
     bodyLimit: 16 * 1024 * 1024, // scripts are uploaded in the body
     ...limitOptions(deps.limits ?? defaultHttpLimits),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
