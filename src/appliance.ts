@@ -21,7 +21,7 @@ import { cloudInitRoutes, cloudInitSchemaChecker, cloudInitVersion, RenderCache,
 import type { CloudInitConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { closeInReverse, type Closer } from './closers.js';
-import { listenHttp } from './http-listen.js';
+import { isLoopback, listenHttp } from './http-listen.js';
 import { httpLoaderFiles, loaderChoice, missingLoaders, tftpLoaderFiles } from './boot-loaders.js';
 
 export interface Appliance {
@@ -105,6 +105,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
       });
       closers.push(() => api.close());
       apiAddress = await listenHttp(api, { name: 'operator API', hostKey: 'api.host', portKey: 'api.port', host: config.api.host, port: config.api.port });
+      if (!isLoopback(config.api.host)) log.warn({ host: config.api.host }, 'the operator API is reachable from other hosts (api.host is not loopback): keep it off the boot network');
     }
 
     if (config.tftp.enabled) {

@@ -71,3 +71,8 @@ function explainListenError(err: unknown, listener: Listener): unknown {
       return err;
   }
 }
+
+/** Whether only this host can reach the address (127/8, RFC 1122 §3.2.1.3; ::1, RFC 4291 §2.5.3). */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}

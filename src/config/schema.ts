@@ -159,8 +159,11 @@ export const ApiSection = Type.Object({
   /** Loopback by default: the operator API must not be reachable from the boot network. */
   host: Type.String({ default: '127.0.0.1' }),
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 5240 }),
-  /** Bearer token of operators; when absent one is generated into <dataDir>/api-token (mode 0600). */
-  token: Type.Optional(Type.String({ minLength: 16 })),
+  /**
+   * Bearer token of operators; when absent one is generated into <dataDir>/api-token (mode 0600).
+   * At least 24 characters: a short one (the probe's `aaaaaaaaaaaaaaaa` was accepted) can be guessed.
+   */
+  token: Type.Optional(Type.String({ minLength: 24, maxLength: 4096 })),
   ...listenerLimits,
 }, { additionalProperties: false });
 

@@ -4,7 +4,7 @@ import { afterEach, expect, test } from 'vitest';
 import { connect, type Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { buildBootApp } from '../../src/http-boot/index.js';
-import { listenHttp, type HttpLimits } from '../../src/http-listen.js';
+import { isLoopback, listenHttp, type HttpLimits } from '../../src/http-listen.js';
 import { silentLog } from '../support/fixtures.js';
 
 const apps: FastifyInstance[] = [];
@@ -66,4 +66,11 @@ test('connections beyond maxConnections are closed as they arrive; those held st
   const answered = new Promise<string>((resolve) => first.socket.once('data', (chunk) => resolve(chunk.toString('latin1'))));
   first.socket.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n');
   expect(await answered).toMatch(/^HTTP\/1.1 200/);
+});
+
+test.each([
+  ['127.0.0.1', true], ['127.1.2.3', true], ['::1', true], ['localhost', true], ['::ffff:127.0.0.1', true],
+  ['0.0.0.0', false], ['::', false], ['10.213.0.1', false], ['1270.0.0.1', false],
+])('isLoopback(%s) is %s: the API warns at start when it is not', (host, want) => {
+  expect(isLoopback(host)).toBe(want);
 });
