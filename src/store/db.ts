@@ -58,9 +58,18 @@ export function makeDataDir(dataDir: string): void {
 function keepPrivate(file: string): void {
   try {
     if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
-    for (const path of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(path)) chmodSync(path, 0o600);
+    for (const path of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(path)) tighten(path);
   } catch (cause) {
     throw new StoreError(`cannot make ${file} private (0600): ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Only the owner (or root) may chmod; anyone else the operator let in opens the files as they are. */
+function tighten(path: string): void {
+  try {
+    chmodSync(path, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
   }
 }
 
