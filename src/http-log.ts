@@ -16,8 +16,13 @@ export function redactUrl(url: string): string {
   const query = url.indexOf('?');
   const path = query === -1 ? url : url.slice(0, query);
   const segments = path.split('/');
-  for (let i = 1; i < segments.length; i++) {
-    if (SECRET_AFTER.has(segments[i - 1]!) && segments[i] !== '') segments[i] = REDACTED;
+  // Empty segments are skipped as the router skips them (ignoreDuplicateSlashes): `/cloud-init//t/`.
+  let previous = '';
+  for (let i = 0; i < segments.length; i++) {
+    if (segments[i] === '') continue;
+    const segment = segments[i]!;
+    if (SECRET_AFTER.has(previous)) segments[i] = REDACTED;
+    previous = segment;
   }
   let redacted = segments.join('/');
   if (query !== -1) {

@@ -28,6 +28,7 @@ function capture(): { log: pino.Logger; text: () => string } {
 test.each([
   ['/cloud-init/RunTokenAbcdefgh0123456789/user-data', '/cloud-init/<redacted>/user-data'],
   ['//cloud-init/RunTokenAbcdefgh0123456789/', '//cloud-init/<redacted>/'],
+  ['/cloud-init//RunTokenAbcdefgh0123456789//meta-data', '/cloud-init//<redacted>//meta-data'],
   ['/api/v1/machines?state=New&token=abc&x=1', '/api/v1/machines?state=New&token=<redacted>&x=1'],
   ['/boot/52:54:00:12:34:56.ipxe', '/boot/52:54:00:12:34:56.ipxe'],
 ])('redactUrl(%s)', (url, want) => {
