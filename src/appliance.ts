@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { publicUrl as derivePublicUrl, tftpHost } from './config/derived.js';
-import { openStore, type Store } from './store/index.js';
+import { lockDataDir, openStore, type Store } from './store/index.js';
 import { EventRetention } from './store/event-retention.js';
 import { ImageCatalogue } from './images/index.js';
 import { LifecycleBooter } from './machines/booter.js';
@@ -22,6 +22,8 @@ import { createPowerDriver, parsePowerSettings } from './power/index.js';
 import { cloudInitRoutes, cloudInitSchemaChecker, cloudInitVersion, RenderCache, type SchemaChecker } from './cloud-init/index.js';
 import type { CloudInitConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
+import { closeInReverse, type Closer } from './closers.js';
+import { isLoopback, listenHttp } from './http-listen.js';
 import { httpLoaderFiles, loaderChoice, missingLoaders, tftpLoaderFiles } from './boot-loaders.js';
 
 export interface Appliance {
@@ -43,17 +45,11 @@ export interface ApplianceOptions {
 }
 
 export async function startAppliance({ config, log, imagesDir }: ApplianceOptions): Promise<Appliance> {
-  const closers: Array<() => Promise<void> | void> = [];
-  const close = async () => {
-    for (const closer of closers.reverse()) {
-      try {
-        await closer();
-      } catch (err) {
-        log.error({ err }, 'error while shutting down');
-      }
-    }
-  };
+  const closers: Closer[] = [];
+  const close = () => closeInReverse(closers, log);
   try {
+    const lock = lockDataDir(config.dataDir); // before anything reads or writes the store
+    closers.push(() => lock.release());
     const store = openStore(config.dataDir);
     closers.push(() => store.close());
     store.events.onWriteError = (err) => log.error({ err }, 'writing machine events failed');
@@ -105,25 +101,24 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     if (config.http.enabled) {
       const app = buildBootApp({
         booter, files: images, events: bootEvents, publicUrl, log, auth, loaders: httpLoaderFiles(config.boot),
+        limits: config.http,
       });
       app.register(enlistRoutes, { store, tagging });
       app.register(machineCallbackRoutes, { store, service, tagging, auth });
       app.register(cloudInitRoutes, { auth, events: bootEvents, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys });
-      await app.listen({ host: config.http.host, port: config.http.port });
       closers.push(() => app.close());
-      const bound = app.server.address();
-      if (bound && typeof bound === 'object') httpAddress = { host: bound.address, port: bound.port };
+      const { host, port, maxConnections } = config.http;
+      httpAddress = await listenHttp(app, { name: 'boot HTTP listener', hostKey: 'http.host', portKey: 'http.port', host, port, maxConnections });
     }
 
     let apiAddress: Appliance['apiAddress'] = null;
     if (config.api.enabled) {
       const api = await buildApiApp({
-        store, service, tagging, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images,
+        store, service, tagging, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images, limits: config.api,
       });
-      await api.listen({ host: config.api.host, port: config.api.port });
       closers.push(() => api.close());
-      const bound = api.server.address();
-      if (bound && typeof bound === 'object') apiAddress = { host: bound.address, port: bound.port };
+      apiAddress = await listenHttp(api, { name: 'operator API', hostKey: 'api.host', portKey: 'api.port', host: config.api.host, port: config.api.port });
+      if (!isLoopback(config.api.host)) log.warn({ host: config.api.host }, 'the operator API is reachable from other hosts (api.host is not loopback): keep it off the boot network');
     }
 
     if (config.tftp.enabled) {
@@ -165,7 +160,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
       closers.push(() => dhcp.close());
     }
     const dhcpOn = Boolean(config.dhcp?.enabled);
-    log.info({ publicUrl, http: httpAddress, dataDir: config.dataDir, dhcp: dhcpOn, ...(dhcpOn ? { dhcpMode: config.dhcp!.mode } : {}) }, 'netboot is serving');
+    log.info({ publicUrl, http: httpAddress, api: apiAddress, dataDir: config.dataDir, dhcp: dhcpOn, ...(dhcpOn ? { dhcpMode: config.dhcp!.mode } : {}) }, 'netboot is serving');
     return { store, images, publicUrl, httpAddress, apiAddress, close };
   } catch (error) {
     await close();

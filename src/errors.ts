@@ -91,9 +91,19 @@ export class BundleError extends NetbootError {
   readonly code = 'NB_ERR_SCRIPT_UNSAFE';
 }
 
+/** A listener could not bind its address or port; the message names the listener and the key to change. */
+export class ListenError extends NetbootError {
+  readonly code = 'NB_ERR_LISTEN_FAILED';
+}
+
+/** Another netboot holds the data directory (its lock file). */
+export class DataDirLockedError extends NetbootError {
+  readonly code = 'NB_ERR_STORE_LOCKED';
+}
+
 /** Every error class, for the uniqueness test and for `netboot` to print codes consistently. */
 export const errorCatalogue = [
   ConfigError, StoreError, NotFoundError, ValidationError, ImageError, ImageMissingError, LabError,
   ConflictError, PayloadTooLargeError, UnauthorizedError, ForbiddenError, PowerError, CloudInitError, TftpWorkerError,
-  BundleError,
+  BundleError, ListenError, DataDirLockedError,
 ] as const;

@@ -4,15 +4,17 @@
 // boot network unless the operator says so.
 import { timingSafeEqual } from 'node:crypto';
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { cloudInitSchemaChecker } from '../cloud-init/index.js';
 import { NetbootError, UnauthorizedError } from '../errors.js';
+import { appLogger } from '../http-log.js';
+import { defaultHttpLimits, limitOptions, type HttpLimits } from '../http-listen.js';
 import type { MachineService } from '../machines/service.js';
 import type { Tagging } from '../machines/tagging.js';
 import type { Store } from '../store/index.js';
 import { catalogueRoutes } from './catalogue-routes.js';
-import { eventRoutes } from './event-routes.js';
+import { eventRoutes, type StreamLimits } from './event-routes.js';
 import { imageRoutes, type ImageRoutesDeps } from './image-routes.js';
 import { machineRoutes } from './machine-routes.js';
 import { userDataRoutes, type UserDataDeps } from './user-data-routes.js';
@@ -27,12 +29,17 @@ export interface ApiDeps {
   readonly userData?: UserDataDeps;
   /** The image catalogue, for POST /images/reload; without it the route is absent. */
   readonly images?: ImageRoutesDeps['images'];
+  /** When an event stream whose watcher stopped reading is dropped (defaults in event-routes.ts). */
+  readonly streamLimits?: StreamLimits;
+  /** Request and idle bounds (defaults: src/http-listen.ts). */
+  readonly limits?: HttpLimits;
 }
 
 export async function buildApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
-    loggerInstance: deps.log.child({ subsystem: 'api' }) as FastifyBaseLogger,
+    loggerInstance: appLogger(deps.log, 'api'),
     bodyLimit: 16 * 1024 * 1024, // scripts are uploaded in the body
+    ...limitOptions(deps.limits ?? defaultHttpLimits),
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: true } },
   });
   await app.register(swagger, {

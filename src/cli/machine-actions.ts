@@ -130,7 +130,10 @@ export function registerMachineActions(machines: Command, program: Command): voi
         start ??= event.at;
         console.log(formatEvent(event, start));
         if (options.until && event.type === 'state' && event.detail.split(': ')[0]!.endsWith(`-> ${options.until}`)) controller.abort();
-      }, controller.signal).catch((error: unknown) => {
+      }, controller.signal).then(() => {
+        // The appliance ends open streams when it stops (src/api/event-routes.ts).
+        if (!controller.signal.aborted) console.error('netboot: the appliance ended the stream (it is stopping or restarting)');
+      }, (error: unknown) => {
         if (!controller.signal.aborted) throw error;
       });
     });

@@ -17,8 +17,8 @@ export function registerMachineCommands(program: Command): void {
     .option('--zone <zone>').option('--pool <pool>').option('--arch <arch>')
     .option('--min-cpu <n>').option('--min-memory <MiB>').option('--min-disk <GiB>')
     .option('--json', 'print JSON')
-    .action((options: ListOptions) => {
-      withStore(program.opts<GlobalOptions>(), (store) => {
+    .action(async (options: ListOptions) => {
+      await withStore(program.opts<GlobalOptions>(), (store) => {
         const list = store.machines.list().filter((m) => matchesFilter(m, listFilter(options))).map(({ token: _t, ...m }) => m);
         console.log(options.json ? safeJson(list) : formatMachineList(list as Machine[]));
       });
@@ -29,8 +29,8 @@ export function registerMachineCommands(program: Command): void {
   machines.command('show').description('show a machine with its inventory and boot timeline')
     .argument('<id|hostname|mac>')
     .option('--json', 'print JSON')
-    .action((key: string, options: { json?: boolean }) => {
-      withStore(program.opts<GlobalOptions>(), (store) => {
+    .action(async (key: string, options: { json?: boolean }) => {
+      await withStore(program.opts<GlobalOptions>(), (store) => {
         const mac = normaliseMac(key);
         const machine = store.machines.get(key) ?? (mac ? store.machines.byMac(mac) : undefined);
         if (!machine) throw new NotFoundError(`no machine '${key}': see \`netboot machines list\``);
@@ -65,11 +65,11 @@ function listFilter(o: ListOptions): MachineFilterQuery {
   };
 }
 
-function withStore(options: GlobalOptions, body: (store: ReturnType<typeof openStore>) => void): void {
+async function withStore(options: GlobalOptions, body: (store: ReturnType<typeof openStore>) => void): Promise<void> {
   const store = openStore(resolveConfig(options).dataDir);
   try {
     body(store);
   } finally {
-    store.close();
+    await store.close();
   }
 }

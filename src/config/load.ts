@@ -29,10 +29,24 @@ export function validateConfig(raw: unknown, origin: string): Readonly<Config> {
   const withDefaults = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, fillSections(raw)));
   const errors = [...Value.Errors(ConfigSchema, withDefaults)];
   if (errors.length > 0) {
-    const lines = errors.slice(0, 10).map((e) => `  ${e.path || '/'}: ${e.message}${e.value === undefined ? '' : ` (got ${JSON.stringify(e.value)})`}`);
+    const lines = errors.slice(0, 10).map((e) => `  ${e.path || '/'}: ${e.message}${shown(e.path, e.value)}`);
     throw new ConfigError(`invalid configuration in ${origin}:\n${lines.join('\n')}`);
   }
   return deepFreeze(withDefaults as Config);
+}
+
+/**
+ * Config fields that hold secrets (STYLE.md §17): an error never echoes their value (it would land in
+ * a terminal or the journal) and says what a good one looks like.
+ */
+const secrets: Record<string, string> = {
+  '/api/token': 'use a random string (e.g. `openssl rand -base64 32`), or leave api.token out to have one generated in <dataDir>/api-token',
+};
+
+function shown(path: string, value: unknown): string {
+  const hint = secrets[path];
+  if (hint !== undefined) return ` (value not shown: ${hint})`;
+  return value === undefined ? '' : ` (got ${JSON.stringify(value)})`;
 }
 
 function readYaml(file: string): Plain {

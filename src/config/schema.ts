@@ -85,12 +85,26 @@ export const DhcpSection = Type.Object({
   proxyPort: Type.Integer({ minimum: 1, maximum: 65535, default: 4011 }),
 }, { additionalProperties: false });
 
+/** Bounds on how long one client may take, for both HTTP listeners (src/http-listen.ts). */
+const listenerLimits = {
+  /** Milliseconds to receive a whole request, headers and body (results are at most 64 MB). */
+  requestTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 120_000 }),
+  /** Milliseconds a connection may pass with no traffic either way before it is closed. */
+  connectionTimeoutMs: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 60_000 }),
+};
+
 export const HttpSection = Type.Object({
   enabled: Type.Boolean({ default: true }),
   host: Type.String({ default: '0.0.0.0' }),
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 80 }),
   /** Base URL machines use to reach us (no trailing slash); derived from dhcp.serverAddress when absent. */
   publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^/]+$' })),
+  ...listenerLimits,
+  /**
+   * Connections held at once; more are closed as they arrive. Bounds the descriptors one host on the
+   * boot network can take from image files, SQLite and TFTP (security probe F6).
+   */
+  maxConnections: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1024 }),
 }, { additionalProperties: false });
 
 export const TftpSection = Type.Object({
@@ -145,8 +159,12 @@ export const ApiSection = Type.Object({
   /** Loopback by default: the operator API must not be reachable from the boot network. */
   host: Type.String({ default: '127.0.0.1' }),
   port: Type.Integer({ minimum: 0, maximum: 65535, default: 5240 }),
-  /** Bearer token of operators; when absent one is generated into <dataDir>/api-token (mode 0600). */
-  token: Type.Optional(Type.String({ minLength: 16 })),
+  /**
+   * Bearer token of operators; when absent one is generated into <dataDir>/api-token (mode 0600).
+   * At least 24 characters: a short one (the probe's `aaaaaaaaaaaaaaaa` was accepted) can be guessed.
+   */
+  token: Type.Optional(Type.String({ minLength: 24, maxLength: 4096 })),
+  ...listenerLimits,
 }, { additionalProperties: false });
 
 /** Seconds a machine may take in a phase before it is failed for not calling back. */

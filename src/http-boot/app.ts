@@ -1,5 +1,7 @@
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { NetbootError } from '../errors.js';
+import { appLogger } from '../http-log.js';
+import { defaultHttpLimits, limitOptions } from '../http-listen.js';
 import type { HttpBootDeps } from './deps.js';
 import { fileRoutes } from './file-routes.js';
 import { ipxeRoutes } from './ipxe-routes.js';
@@ -10,10 +12,11 @@ import { ipxeRoutes } from './ipxe-routes.js';
  */
 export function buildBootApp(deps: HttpBootDeps): FastifyInstance {
   const app = Fastify({
-    loggerInstance: deps.log.child({ subsystem: 'http-boot' }) as FastifyBaseLogger,
+    loggerInstance: appLogger(deps.log, 'http-boot'),
     // Firmware and initrds build URLs by concatenation; `http://host//files/x` must still work.
     routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true },
     bodyLimit: 1024 * 1024,
+    ...limitOptions(deps.limits ?? defaultHttpLimits),
     // Bodies are checked, not repaired: an unknown field is an error the sender should hear about
     // (fastify's default would silently strip it).
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: true } },

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Booter, EventSink } from '../machines/boot.js';
 import type { BootAuth } from '../machines/boot-auth.js';
+import type { HttpLimits } from '../http-listen.js';
 
 export interface ServedFile {
   readonly id: string;
@@ -22,4 +23,6 @@ export interface HttpBootDeps {
   readonly auth: Pick<BootAuth, 'binding' | 'macOf' | 'mayUseToken'>;
   readonly publicUrl: string;
   readonly log: Logger;
+  /** Request and idle bounds (defaults: src/http-listen.ts). */
+  readonly limits?: HttpLimits;
 }

@@ -158,7 +158,7 @@ export class Lab {
 
   /** Stops every process we started (by PID), removes the namespace and, unless kept, the lab folder. */
   async close(): Promise<void> {
-    this.readerStore?.close();
+    await this.readerStore?.close();
     await Promise.allSettled(this.vms.map((vm) => vm.stop(2000)));
     await this.appliance.stop();
     this.network.destroy();

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { StoreError } from '../errors.js';
 import { migrations } from './migrations.js';
@@ -9,12 +9,10 @@ export type Db = Database.Database;
 
 /** Opens (creating if needed) the SQLite store in dataDir, in WAL mode, and migrates it. */
 export function openDatabase(dataDir: string): Db {
-  try {
-    mkdirSync(dataDir, { recursive: true });
-  } catch (cause) {
-    throw new StoreError(`cannot create data directory ${dataDir}: ${(cause as Error).message}`, { cause });
-  }
-  const db = openFile(databaseFile(dataDir), false);
+  makeDataDir(dataDir);
+  const file = databaseFile(dataDir);
+  keepPrivate(file);
+  const db = openFile(file, false);
   db.pragma('journal_mode = WAL');
   // FULL: a commit is on disk before it returns (machines, scripts, tokens: every write but the
   // lease connection's, below, which waits for the disk off the event loop instead).
@@ -38,6 +36,41 @@ export function openLeaseConnection(dataDir: string): { db: Db; walSync: WalSync
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   return { db, walSync: new WalSync(`${file}-wal`) };
+}
+
+/**
+ * The data directory holds run tokens, operator user-data and power settings (security probe F11):
+ * created 0700. An existing directory keeps the mode its operator gave it.
+ */
+export function makeDataDir(dataDir: string): void {
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  } catch (cause) {
+    throw new StoreError(`cannot create data directory ${dataDir}: ${(cause as Error).message}`, { cause });
+  }
+}
+
+/**
+ * The database files 0600 whatever the umask. SQLite creates `-wal` and `-shm` with the mode of the
+ * database file, so the file is created here, empty (a valid empty database), before SQLite opens
+ * it; files from older versions (0644) are tightened.
+ */
+function keepPrivate(file: string): void {
+  try {
+    if (!existsSync(file)) closeSync(openSync(file, 'a', 0o600));
+    for (const path of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(path)) tighten(path);
+  } catch (cause) {
+    throw new StoreError(`cannot make ${file} private (0600): ${(cause as Error).message}`, { cause });
+  }
+}
+
+/** Only the owner (or root) may chmod; anyone else the operator let in opens the files as they are. */
+function tighten(path: string): void {
+  try {
+    chmodSync(path, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') throw error;
+  }
 }
 
 function databaseFile(dataDir: string): string {

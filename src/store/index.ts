@@ -12,6 +12,7 @@ export type { MachinePatch } from './machines-repo.js';
 export type { RunStatus, ScriptKind, ScriptResult, ScriptRun, StoredScript } from './scripts-repo.js';
 export type { Group, Tag } from './groups-repo.js';
 export { SqliteScriptStore, SqliteGroupStore };
+export { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 export type { EnlistResult } from './machines-repo.js';
 
 export interface Store {
@@ -22,7 +23,8 @@ export interface Store {
   readonly relays: SqliteRelayStore;
   readonly scripts: SqliteScriptStore;
   readonly groups: SqliteGroupStore;
-  close(): void;
+  /** Writes queued events, waits for the WAL flush in progress, then closes both connections. */
+  close(): Promise<void>;
 }
 
 export function openStore(dataDir: string, now: () => number = Date.now): Store {
@@ -37,9 +39,10 @@ export function openStore(dataDir: string, now: () => number = Date.now): Store 
     relays: new SqliteRelayStore(db, now),
     scripts: new SqliteScriptStore(db, now),
     groups: new SqliteGroupStore(db),
-    close: () => {
+    close: async () => {
       events.flush(); // queued events are written before the database closes
-      void leaseConnection.walSync.close();
+      // A lease ACKed after its fdatasync must not lose that flush to a close racing it (wal-sync.ts).
+      await leaseConnection.walSync.close();
       leaseConnection.db.close();
       db.close();
     },

@@ -75,7 +75,7 @@ describe('operator API and machine callbacks', () => {
   afterEach(async () => {
     await service.close();
     await Promise.all([api.close(), boot.close()]);
-    store.close();
+    await store.close();
     dir.cleanup();
   });
 

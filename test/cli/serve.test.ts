@@ -2,14 +2,15 @@
 // config with a clear message, SIGHUP serves images built since start, and SIGTERM closes it cleanly
 // with the data kept.
 import { afterEach, expect, test } from 'vitest';
-import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
+import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import yaml from 'js-yaml';
 import { Launched } from '../../src/lab/launcher.js';
 import { cliEntry } from '../../src/paths.js';
 import { openStore } from '../../src/store/index.js';
-import { tempDir } from '../support/fixtures.js';
+import { sampleInventory, tempDir } from '../support/fixtures.js';
 import { sha256, writeImage } from '../images/fixtures.js';
 
 const dirs: Array<ReturnType<typeof tempDir>> = [];
@@ -53,7 +54,7 @@ test('serve listens, answers, and exits 0 on SIGTERM keeping its data', async ()
   expect(server.tail()).toMatch(/shutting down/);
   const store = openStore(config.dataDir);
   expect(store.events.since(0).map((e) => e.type)).toEqual(['ipxe-script']);
-  store.close();
+  await store.close();
 }, 30_000);
 
 test('an image built after start is served after SIGHUP', async () => {
@@ -91,3 +92,88 @@ test('a bad config is refused before anything starts, naming the field', () => {
   expect(stderr).toMatch(/\/dhcp\/serverAddress/);
   expect(stderr).toMatch(/NB_ERR_CONFIG_INVALID/);
 });
+
+/** A config for a serve on loopback, any free ports, TFTP off (its default binds 0.0.0.0:69). */
+function loopbackConfig(dir: string, extra: object = {}): object {
+  return {
+    dataDir: join(dir, 'data'), log: { level: 'info' }, images: { dir: join(dir, 'images') },
+    http: { host: '127.0.0.1', port: 0, publicUrl: 'http://127.0.0.1' }, tftp: { enabled: false },
+    api: { port: 0, token: operatorToken }, ...extra,
+  };
+}
+
+async function startServe(dir: string, configFile: string): Promise<{ server: Launched; http: { port: number }; api: { port: number } }> {
+  const server = await Launched.start({
+    name: 'netboot serve', command: process.execPath, args: [cliEntry, 'serve', '--config', configFile], logFile: join(dir, `serve-${processes.length}.log`),
+  });
+  processes.push(server);
+  const line = await server.waitFor(/netboot is serving/, 15_000, 'the listener');
+  return { server, ...(JSON.parse(line) as { http: { port: number }; api: { port: number } }) };
+}
+
+const operatorToken = 'operator-token-for-serve-tests-0123456789';
+
+test('SIGTERM ends an open `machines watch` stream and exits 0 at once (probe F5)', async () => {
+  const { dir, configFile } = setup({});
+  writeFileSync(configFile, yaml.dump(loopbackConfig(dir)));
+  const { server, http, api } = await startServe(dir, configFile);
+  // A machine to watch: enlist one through the boot side, as the enlist agent does.
+  const enlisted = await fetch(`http://127.0.0.1:${http.port}/enlist/v1/machines`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sampleInventory()),
+  });
+  const { id } = (await enlisted.json()) as { id: string };
+  const watch = await fetch(`http://127.0.0.1:${api.port}/api/v1/machines/${id}/events/stream`, { headers: { authorization: `Bearer ${operatorToken}` } });
+  expect(watch.status).toBe(200);
+  const body = watch.text(); // read to the end: the server must end it
+  const started = Date.now();
+  process.kill(server.pid, 'SIGTERM');
+  expect(await server.exited).toEqual({ code: 0, signal: null });
+  expect(Date.now() - started).toBeLessThan(8000); // the old code waited for the watcher to go
+  expect(await body).toContain('event: machine');
+}, 30_000);
+
+/** Runs `serve` expecting it to fail; its exit status and standard error. */
+function failingServe(configFile: string): Promise<{ status: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cliEntry, 'serve', '--config', configFile], { timeout: 15_000 }, (error, _stdout, stderr) => {
+      resolve({ status: error ? (error as { code?: number }).code ?? null : 0, stderr });
+    });
+  });
+}
+
+test.each([
+  {
+    name: 'the boot port is taken (EADDRINUSE)', taken: true, extra: (port: number) => ({ http: { host: '127.0.0.1', port, publicUrl: 'http://127.0.0.1' } }),
+    want: /^netboot: boot HTTP listener: 127\.0\.0\.1:\d+ is already in use: .*set http\.port \[NB_ERR_LISTEN_FAILED\]$/,
+  },
+  {
+    // 192.0.2.1 (TEST-NET-1, RFC 5737) is on no interface here: the bind fails at once, nothing is sent.
+    name: 'the API address is not local (EADDRNOTAVAIL)', taken: false, extra: () => ({ api: { host: '192.0.2.1', port: 0, token: operatorToken } }),
+    want: /^netboot: operator API: 192\.0\.2\.1 is not an address of this host .*set api\.host .*\[NB_ERR_LISTEN_FAILED\]$/,
+  },
+])('$name: one line naming the listener, the address and the key to change', async ({ taken, extra, want }) => {
+  const { dir, configFile } = setup({});
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  try {
+    const port = taken ? (blocker.address() as AddressInfo).port : 0;
+    writeFileSync(configFile, yaml.dump({ ...loopbackConfig(dir), ...extra(port) }));
+    const { status, stderr } = await failingServe(configFile);
+    expect(status).toBe(1);
+    expect(stderr.trim().split('\n')).toHaveLength(1);
+    expect(stderr.trim()).toMatch(want);
+  } finally {
+    blocker.close();
+  }
+}, 30_000);
+
+test('a second serve on the same data directory exits 1 with one line naming the first (probe F10)', async () => {
+  const { dir, configFile } = setup({});
+  writeFileSync(configFile, yaml.dump(loopbackConfig(dir)));
+  const { server } = await startServe(dir, configFile); // the second one asks for other ports (0): only the lock stops it
+  const { status, stderr } = await failingServe(configFile);
+  expect(status).toBe(1);
+  expect(stderr.trim().split('\n')).toHaveLength(1);
+  expect(stderr.trim()).toMatch(new RegExp(`^netboot: data directory .*data is in use by another netboot \\(pid ${server.pid}\\): .*\\[NB_ERR_STORE_LOCKED\\]$`));
+  expect(statSync(join(dir, 'data')).mode & 0o777).toBe(0o700);
+}, 30_000);

@@ -55,7 +55,7 @@ describe('cloud-init seed, callbacks and operator user-data', () => {
     await service.close();
     cache.close();
     await Promise.all([api.close(), boot.close()]);
-    store.close();
+    await store.close();
     dir.cleanup();
   });
 

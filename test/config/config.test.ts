@@ -76,4 +76,17 @@ describe('events section', () => {
     expect(() => loadConfig({ file: file('events: { dhcpRetentionDays: -1 }\n') })).toThrow(ConfigError);
     expect(() => loadConfig({ file: file('events: { dhcpRetentionDays: -1 }\n') })).toThrow(/events\/dhcpRetentionDays|events\.dhcpRetentionDays/);
   });
+
+  test('an operator token shorter than 24 characters is refused, without echoing it', () => {
+    const short = 'aaaaaaaaaaaaaaaa'; // 16: accepted before (probe F12)
+    expect(() => loadConfig({ env: { NETBOOT_API_TOKEN: short } })).toThrow(/\/api\/token: .*24.*value not shown: use a random string/);
+    let message = '';
+    try {
+      loadConfig({ env: { NETBOOT_API_TOKEN: short } });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).not.toContain(short);
+    expect(loadConfig({ env: { NETBOOT_API_TOKEN: 'b'.repeat(24) } }).api.token).toBe('b'.repeat(24));
+  });
 });

@@ -57,7 +57,7 @@ describe('boot-side HTTP app', () => {
 
   afterEach(async () => {
     await app.close();
-    store.close();
+    await store.close();
     dir.cleanup();
   });
 

@@ -124,9 +124,9 @@ describe('every route schema is closed (STYLE.md §17)', () => {
   });
 
   afterAll(async () => {
-    service.close();
+    await service.close();
     await Promise.all(apps.map((a) => a.close()));
-    store.close();
+    await store.close();
     dir.cleanup();
   });
 

@@ -76,9 +76,9 @@ describe('probe inputs (F3, F7, F8, F12)', () => {
   });
 
   afterEach(async () => {
-    service.close();
+    await service.close();
     await Promise.all([api.close(), boot.close()]);
-    store.close();
+    await store.close();
     dir.cleanup();
   });
 

@@ -40,7 +40,7 @@ beforeEach(() => {
 
 afterEach(async () => {
   await service.close();
-  store.close();
+  await store.close();
   dir.cleanup();
 });
 

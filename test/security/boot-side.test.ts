@@ -67,10 +67,10 @@ describe('boot side against a host on the boot network', () => {
   });
 
   afterEach(async () => {
-    service.close();
+    await service.close();
     cache.close();
     await boot.close();
-    store.close();
+    await store.close();
     dir.cleanup();
   });
 

@@ -21,8 +21,8 @@ describe('DHCP event retention', () => {
     clock = 1_700_000_000_000;
     store = openStore(dir.path, () => clock);
   });
-  afterEach(() => {
-    store.close();
+  afterEach(async () => {
+    await store.close();
     dir.cleanup();
   });
 
@@ -109,7 +109,7 @@ test('the appliance prunes at start what a previous run left, and keeps the rest
   old.events.record({ mac: machine.bootMac, type: 'note', detail: 'kept' });
   // Anyone on the boot network can make events for a MAC no machine owns: those go too (probe F4).
   old.events.record({ mac: '52:54:00:aa:aa:aa', type: 'ipxe-script', detail: 'enlist' });
-  old.close();
+  await old.close();
   const config = loadConfig({
     overrides: {
       dataDir: dir.path, 'http.host': '127.0.0.1', 'http.port': 0, 'api.port': 0, 'tftp.enabled': false,

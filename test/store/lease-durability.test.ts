@@ -16,9 +16,9 @@ describe('lease durability', () => {
     dir = tempDir();
     store = openStore(dir.path);
   });
-  afterEach(() => {
+  afterEach(async () => {
     vi.restoreAllMocks();
-    store.close();
+    await store.close();
     dir.cleanup();
   });
 
@@ -73,7 +73,7 @@ describe('lease durability', () => {
   test('leases survive closing and reopening the store', async () => {
     store.leases.upsertMany([lease(3), lease(4)]);
     await store.leases.sync();
-    store.close();
+    await store.close();
     store = openStore(dir.path);
     expect(store.leases.all().map((l) => l.ip)).toEqual(['192.0.2.3', '192.0.2.4']);
   });

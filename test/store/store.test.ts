@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { chmodSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { openStore, type Store } from '../../src/store/index.js';
 import { sampleInventory, tempDir } from '../support/fixtures.js';
 
@@ -10,8 +12,8 @@ describe('SQLite store', () => {
     dir = tempDir();
     store = openStore(dir.path, () => clock);
   });
-  afterEach(() => {
-    store.close();
+  afterEach(async () => {
+    await store.close();
     dir.cleanup();
   });
 
@@ -96,24 +98,24 @@ describe('SQLite store', () => {
     expect(plan.filter((line) => /^SCAN m\b/.test(line))).toEqual([]);
   });
 
-  test('leases survive a reopen; an address moves to a new MAC only with the old lease dropped', () => {
+  test('leases survive a reopen; an address moves to a new MAC only with the old lease dropped', async () => {
     store.leases.upsertMany([{ mac: 'aa:aa:aa:aa:aa:aa', ip: '10.0.0.100', state: 'bound', expiresAt: 1 }]);
     store.leases.upsertMany([{ mac: 'bb:bb:bb:bb:bb:bb', ip: '10.0.0.100', state: 'offered', expiresAt: 2 }]);
-    store.close();
+    await store.close();
     store = openStore(dir.path);
     expect(store.leases.all()).toEqual([{ mac: 'bb:bb:bb:bb:bb:bb', ip: '10.0.0.100', state: 'offered', expiresAt: 2 }]);
     expect(store.leases.byIp('10.0.0.100')?.mac).toBe('bb:bb:bb:bb:bb:bb');
     expect(store.leases.byMac('aa:aa:aa:aa:aa:aa')).toBeUndefined();
   });
 
-  test('relay information is kept per MAC, survives a reopen, and is rewritten only on change', () => {
+  test('relay information is kept per MAC, survives a reopen, and is rewritten only on change', async () => {
     store.relays.record('aa:aa:aa:aa:aa:aa', { giaddr: '10.50.0.1', circuitId: 'rack7/port3' }, { zone: 'rack7' });
     clock += 1000;
     store.relays.record('aa:aa:aa:aa:aa:aa', { giaddr: '10.50.0.1', circuitId: 'rack7/port3' }, { zone: 'rack7' });
     expect(store.relays.byMac('aa:aa:aa:aa:aa:aa')).toEqual({
       mac: 'aa:aa:aa:aa:aa:aa', giaddr: '10.50.0.1', circuitId: 'rack7/port3', zone: 'rack7', seenAt: clock - 1000,
     });
-    store.close();
+    await store.close();
     store = openStore(dir.path, () => clock);
     store.relays.record('aa:aa:aa:aa:aa:aa', { giaddr: '10.50.0.1', circuitId: 'rack9/port1' }, {});
     expect(store.relays.byMac('aa:aa:aa:aa:aa:aa')).toEqual({ mac: 'aa:aa:aa:aa:aa:aa', giaddr: '10.50.0.1', circuitId: 'rack9/port1', seenAt: clock });
@@ -126,13 +128,32 @@ describe('SQLite store', () => {
     expect(store.events.forMachine(machine.id).map((e) => e.type)).toEqual(['dhcp-offer', 'dhcp-ack']);
   });
 
-  test('a database from a newer netboot is refused', () => {
+  test('a database from a newer netboot is refused', async () => {
     store.db.pragma('user_version = 999');
-    store.close();
+    await store.close();
     expect(() => { store = openStore(dir.path); }).toThrow(/newer than this netboot/);
     // afterEach closes `store` and removes `dir`: give it a fresh pair, and drop the refused one now.
     dir.cleanup();
     dir = tempDir();
     store = openStore(dir.path);
   });
+});
+
+test('a new data directory is 0700 and the database files 0600; older 0644 files are tightened', async () => {
+  const dir = tempDir();
+  try {
+    const dataDir = join(dir.path, 'data');
+    const store = openStore(dataDir);
+    store.machines.enlist(sampleInventory(), () => undefined); // a commit, so -wal and -shm exist
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    expect(mode(dataDir)).toBe(0o700);
+    for (const file of ['netboot.db', 'netboot.db-wal', 'netboot.db-shm']) expect(mode(join(dataDir, file)), file).toBe(0o600);
+    await store.close();
+    chmodSync(join(dataDir, 'netboot.db'), 0o644);
+    const again = openStore(dataDir);
+    expect(mode(join(dataDir, 'netboot.db'))).toBe(0o600);
+    await again.close();
+  } finally {
+    dir.cleanup();
+  }
 });
