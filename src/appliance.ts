@@ -1,5 +1,6 @@
-// Composition root of `netboot serve` (STYLE.md §6): config -> logger -> store -> services ->
-// listeners. close() stops them in reverse order.
+// Composition root of `netboot serve` (STYLE.md §6): config -> logger -> store -> services -> apps
+// (buildAppliance), then listeners (listen). close() stops them in reverse order.
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
 import { publicUrl as derivePublicUrl, tftpHost } from './config/derived.js';
@@ -13,8 +14,8 @@ import { startDhcpServer, startProxyDhcpServer, type DhcpServer, type ProxyDhcpS
 import { startTftpServer, tftpNamespace } from './tftp/index.js';
 import { buildApiApp, operatorToken } from './api/index.js';
 import { loadBuiltinScripts, machineCallbackRoutes } from './enlist/index.js';
-import { MachineService } from './machines/service.js';
-import { BootAuth, plainIpv4 } from './machines/boot-auth.js';
+import { MachineService, type MachineServiceDeps } from './machines/service.js';
+import { BootAuth, plainIpv4, type LeaseLookup } from './machines/boot-auth.js';
 import { BoundedEvents } from './machines/event-bounds.js';
 import { Tagging } from './machines/tagging.js';
 import { builtinScriptsDir } from './paths.js';
@@ -44,13 +45,50 @@ export interface ApplianceOptions {
   readonly imagesDir: string;
 }
 
-export async function startAppliance({ config, log, imagesDir }: ApplianceOptions): Promise<Appliance> {
+/** What a test may swap for its own (code review 2026-12 item 11): the rest is the real graph. */
+export interface ApplianceOverrides {
+  readonly now?: () => number;
+  readonly powerDriver?: MachineServiceDeps['powerDriver'];
+  /** Who holds an address, instead of the DHCP leases (tests that send from chosen addresses). */
+  readonly leases?: LeaseLookup;
+  readonly userDataChecker?: SchemaChecker;
+  readonly builtinScripts?: MachineServiceDeps['builtinScripts'];
+}
+
+/**
+ * The appliance, wired and not listening: every service and both fastify apps with their plugins, as
+ * `serve` runs them. Tests use it with inject() instead of wiring parts by hand; listen() binds the
+ * sockets (HTTP, API, TFTP, DHCP) and is what `serve` does next.
+ */
+export interface BuiltAppliance {
+  readonly store: Store;
+  readonly images: ImageCatalogue;
+  readonly publicUrl: string;
+  readonly service: MachineService;
+  readonly tagging: Tagging;
+  readonly auth: BootAuth;
+  /** The boot side's event sink (cleaned, rate-bound). */
+  readonly bootEvents: BoundedEvents;
+  /** Rendered cloud-init documents, per machine version. */
+  readonly renderCache: RenderCache;
+  readonly bootApp: FastifyInstance | null;
+  readonly apiApp: FastifyInstance | null;
+  listen(): Promise<Appliance>;
+  close(): Promise<void>;
+}
+
+export async function startAppliance(options: ApplianceOptions): Promise<Appliance> {
+  const built = await buildAppliance(options);
+  return built.listen();
+}
+
+export async function buildAppliance({ config, log, imagesDir }: ApplianceOptions, overrides: ApplianceOverrides = {}): Promise<BuiltAppliance> {
   const closers: Closer[] = [];
   const close = () => closeInReverse(closers, log);
   try {
     const lock = lockDataDir(config.dataDir); // before anything reads or writes the store
     closers.push(() => lock.release());
-    const store = openStore(config.dataDir);
+    const store = openStore(config.dataDir, overrides.now);
     closers.push(() => store.close());
     store.events.onWriteError = (err) => log.error({ err }, 'writing machine events failed');
     const retention = new EventRetention(store.events, { dhcpRetentionDays: config.events.dhcpRetentionDays, log: log.child({ subsystem: 'events' }) });
@@ -62,34 +100,37 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
       publicUrl, enlistImage: config.images.enlist, commissionImage: config.images.commission, images, machines: store.machines, extraCmdline: config.boot.kernelArgs,
     });
     const service = new MachineService({
-      store, log: log.child({ subsystem: 'machines' }), builtinScripts: loadBuiltinScripts(builtinScriptsDir),
-      powerDriver: (settings) => createPowerDriver(parsePowerSettings(settings), { log }),
+      store, log: log.child({ subsystem: 'machines' }), builtinScripts: overrides.builtinScripts ?? loadBuiltinScripts(builtinScriptsDir),
+      powerDriver: overrides.powerDriver ?? ((settings) => createPowerDriver(parsePowerSettings(settings), { log })),
       timeouts: {
         commissioning: config.lifecycle.commissioningTimeout, testing: config.lifecycle.testingTimeout,
         deploying: config.lifecycle.deployingTimeout, releasing: config.lifecycle.releasingTimeout,
         erasing: config.lifecycle.erasingTimeout, rescue: config.lifecycle.rescueTimeout,
       },
+      ...(overrides.now ? { now: overrides.now } : {}),
     });
     service.start();
     closers.push(() => service.close());
     const tagging = new Tagging(store);
     const renderCache = new RenderCache();
     closers.push(() => renderCache.close());
-    const userDataChecker = await schemaChecker(config.cloudInit, log);
+    const userDataChecker = overrides.userDataChecker ?? await schemaChecker(config.cloudInit, log);
     const missing = images.find(config.images.enlist) ? '' : ` (image '${config.images.enlist}' is not built yet: run \`netboot images build ${config.images.enlist}\`)`;
     log.info({ imagesDir, images: images.list().map((i) => i.name) }, `image store opened${missing}`);
 
     // TFTP and HTTP carry no MAC: a lease says whose address it is, or in proxy mode (no leases of
     // ours; a table left from full mode is stale) what the proxy heard PXE clients use
-    // (src/dhcp/proxy.ts heardAddress). The proxy starts after TFTP and HTTP.
+    // (src/dhcp/proxy.ts heardAddress). The proxy starts after TFTP and HTTP, in listen().
     const proxyMode = config.dhcp?.enabled === true && config.dhcp.mode === 'proxy';
     let proxy: ProxyDhcpServer | undefined;
-    const macOfAddress = (address: string) => (proxyMode ? proxy?.macOf(plainIpv4(address)) : leaseMac(store, address));
+    const macOfAddress = (address: string) => (overrides.leases ? overrides.leases.macOf(plainIpv4(address))
+      : proxyMode ? proxy?.macOf(plainIpv4(address)) : leaseMac(store, address));
     // Everything a host on the boot network makes us record is cleaned and rate-bound (event-bounds.ts).
     const bootEvents = new BoundedEvents(store.events, { log: log.child({ subsystem: 'events' }) });
     // Tokens are bound to the lease holder's address wherever we run DHCP (README "Threat model").
     const auth = new BootAuth({
-      machines: store.machines, events: bootEvents, ...(config.dhcp?.enabled ? { leases: { macOf: macOfAddress } } : {}),
+      machines: store.machines, events: bootEvents,
+      ...(config.dhcp?.enabled || overrides.leases ? { leases: { macOf: macOfAddress } } : {}),
     });
     if (!auth.binding) {
       log.warn('DHCP is off: run tokens cannot be bound to the lease holder\'s address, so any host that learns one can use it (README "Threat model")');
@@ -97,7 +138,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     const missingFiles = missingLoaders(config.boot);
     if (missingFiles.length > 0) log.warn({ missing: missingFiles }, 'some boot loaders are not installed; firmware that needs them cannot boot');
 
-    let httpAddress: Appliance['httpAddress'] = null;
+    let bootApp: FastifyInstance | null = null;
     if (config.http.enabled) {
       const app = buildBootApp({
         booter, files: images, events: bootEvents, publicUrl, log, auth, loaders: httpLoaderFiles(config.boot),
@@ -107,61 +148,76 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
       app.register(machineCallbackRoutes, { store, service, tagging, auth });
       app.register(cloudInitRoutes, { auth, events: bootEvents, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys });
       closers.push(() => app.close());
-      const { host, port, maxConnections } = config.http;
-      httpAddress = await listenHttp(app, { name: 'boot HTTP listener', hostKey: 'http.host', portKey: 'http.port', host, port, maxConnections });
+      bootApp = app;
     }
 
-    let apiAddress: Appliance['apiAddress'] = null;
+    let apiApp: FastifyInstance | null = null;
     if (config.api.enabled) {
       const api = await buildApiApp({
         store, service, tagging, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images, limits: config.api,
       });
       closers.push(() => api.close());
-      apiAddress = await listenHttp(api, { name: 'operator API', hostKey: 'api.host', portKey: 'api.port', host: config.api.host, port: config.api.port });
-      if (!isLoopback(config.api.host)) log.warn({ host: config.api.host }, 'the operator API is reachable from other hosts (api.host is not loopback): keep it off the boot network');
+      apiApp = api;
     }
 
-    if (config.tftp.enabled) {
-      const files = tftpNamespace({ loaders: tftpLoaderFiles(config.boot), images, booter, events: bootEvents, macOfAddress });
-      const tftp = await startTftpServer({
-        host: tftpHost(config), port: config.tftp.port, files, log,
-        options: {
-          mtu: config.tftp.mtu, maxTransfers: config.tftp.maxTransfers, maxPerClient: config.tftp.maxPerClient,
-          timeoutMs: config.tftp.timeoutMs, retries: config.tftp.retries, maxWindow: config.tftp.maxWindow,
-        },
-        ...(config.tftp.workers === undefined ? {} : { workers: config.tftp.workers }),
-        cacheBytes: config.tftp.cacheMiB * 1024 * 1024,
-        events: (event) => {
-          const mac = macOfAddress(event.address);
-          // ERROR 8 after our OACK is the PXE/OVMF tsize probe (FACTS.md), not a failure worth a timeline entry.
-          if (!mac || event.clientErrorCode === 8) return;
-          bootEvents.record({ mac, type: event.kind === 'sent' ? 'tftp-sent' : 'tftp-failed', detail: `${event.name} ${event.bytes} B in ${event.ms} ms` });
-        },
-      });
-      closers.push(() => tftp.close());
-    }
-
-    if (config.dhcp?.enabled && proxyMode) {
-      // Beside the site's DHCP server: boot information to PXE clients only, no address, no lease.
-      const started = await startProxyDhcpServer({
-        config: config.dhcp, booter, events: bootEvents, log,
-        bootScriptUrl: (mac: string) => `${publicUrl}/boot/${mac}.ipxe`,
-        loaders: loaderChoice(config.boot, publicUrl),
-      });
-      proxy = started;
-      closers.push(() => started.close());
-    } else if (config.dhcp?.enabled) {
-      const dhcp: DhcpServer = await startDhcpServer({
-        config: config.dhcp, leases: store.leases, booter, events: bootEvents, log,
-        bootScriptUrl: (mac: string) => `${publicUrl}/boot/${mac}.ipxe`,
-        loaders: loaderChoice(config.boot, publicUrl),
-        relays: store.relays,
-      });
-      closers.push(() => dhcp.close());
-    }
-    const dhcpOn = Boolean(config.dhcp?.enabled);
-    log.info({ publicUrl, http: httpAddress, api: apiAddress, dataDir: config.dataDir, dhcp: dhcpOn, ...(dhcpOn ? { dhcpMode: config.dhcp!.mode } : {}) }, 'netboot is serving');
-    return { store, images, publicUrl, httpAddress, apiAddress, close };
+    const listen = async (): Promise<Appliance> => {
+      try {
+        let httpAddress: Appliance['httpAddress'] = null;
+        if (bootApp) {
+          const { host, port, maxConnections } = config.http;
+          httpAddress = await listenHttp(bootApp, { name: 'boot HTTP listener', hostKey: 'http.host', portKey: 'http.port', host, port, maxConnections });
+        }
+        let apiAddress: Appliance['apiAddress'] = null;
+        if (apiApp) {
+          apiAddress = await listenHttp(apiApp, { name: 'operator API', hostKey: 'api.host', portKey: 'api.port', host: config.api.host, port: config.api.port });
+          if (!isLoopback(config.api.host)) log.warn({ host: config.api.host }, 'the operator API is reachable from other hosts (api.host is not loopback): keep it off the boot network');
+        }
+        if (config.tftp.enabled) {
+          const files = tftpNamespace({ loaders: tftpLoaderFiles(config.boot), images, booter, events: bootEvents, macOfAddress });
+          const tftp = await startTftpServer({
+            host: tftpHost(config), port: config.tftp.port, files, log,
+            options: {
+              mtu: config.tftp.mtu, maxTransfers: config.tftp.maxTransfers, maxPerClient: config.tftp.maxPerClient,
+              timeoutMs: config.tftp.timeoutMs, retries: config.tftp.retries, maxWindow: config.tftp.maxWindow,
+            },
+            ...(config.tftp.workers === undefined ? {} : { workers: config.tftp.workers }),
+            cacheBytes: config.tftp.cacheMiB * 1024 * 1024,
+            events: (event) => {
+              const mac = macOfAddress(event.address);
+              // ERROR 8 after our OACK is the PXE/OVMF tsize probe (FACTS.md), not a failure worth a timeline entry.
+              if (!mac || event.clientErrorCode === 8) return;
+              bootEvents.record({ mac, type: event.kind === 'sent' ? 'tftp-sent' : 'tftp-failed', detail: `${event.name} ${event.bytes} B in ${event.ms} ms` });
+            },
+          });
+          closers.push(() => tftp.close());
+        }
+        if (config.dhcp?.enabled && proxyMode) {
+          // Beside the site's DHCP server: boot information to PXE clients only, no address, no lease.
+          const started = await startProxyDhcpServer({
+            config: config.dhcp, booter, events: bootEvents, log,
+            bootScriptUrl: (mac: string) => `${publicUrl}/boot/${mac}.ipxe`,
+            loaders: loaderChoice(config.boot, publicUrl),
+          });
+          proxy = started;
+          closers.push(() => started.close());
+        } else if (config.dhcp?.enabled) {
+          const dhcp: DhcpServer = await startDhcpServer({
+            config: config.dhcp, leases: store.leases, booter, events: bootEvents, log,
+            bootScriptUrl: (mac: string) => `${publicUrl}/boot/${mac}.ipxe`,
+            loaders: loaderChoice(config.boot, publicUrl),
+            relays: store.relays,
+          });
+          closers.push(() => dhcp.close());
+        }
+        const dhcpOn = Boolean(config.dhcp?.enabled);
+        log.info({ publicUrl, http: httpAddress, api: apiAddress, dataDir: config.dataDir, dhcp: dhcpOn, ...(dhcpOn ? { dhcpMode: config.dhcp!.mode } : {}) }, 'netboot is serving');
+        return { store, images, publicUrl, httpAddress, apiAddress, close };
+      } catch (error) {
+        await close();
+        throw error;
+      }
+    };
+    return { store, images, publicUrl, service, tagging, auth, bootEvents, renderCache, bootApp, apiApp, listen, close };
   } catch (error) {
     await close();
     throw error;

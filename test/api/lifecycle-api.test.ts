@@ -2,81 +2,40 @@
 // 403), validation (400), illegal transitions (409), and a whole commissioning + testing run driven
 // by callbacks as the micro image's runner makes them.
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { join } from 'node:path';
-import { extract } from 'tar-stream';
+import { untar } from '../support/tar.js';
 import type { FastifyInstance } from 'fastify';
-import { buildApiApp } from '../../src/api/index.js';
-import { machineCallbackRoutes, type RunnableScript } from '../../src/enlist/index.js';
-import { buildBootApp } from '../../src/http-boot/index.js';
-import { LifecycleBooter } from '../../src/machines/booter.js';
+import type { RunnableScript } from '../../src/enlist/index.js';
 import { MachineService } from '../../src/machines/service.js';
-import { BootAuth } from '../../src/machines/boot-auth.js';
-import { Tagging } from '../../src/machines/tagging.js';
 import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
-import { sampleInventory, silentLog, tempDir } from '../support/fixtures.js';
+import type { Store } from '../../src/store/index.js';
+import { sampleInventory, silentLog } from '../support/fixtures.js';
+import { operatorToken as token, testAppliance, type TestAppliance } from '../support/appliance.js';
 
-const token = 'operator-token-for-tests-0123456789';
 const auth = { authorization: `Bearer ${token}` };
 const script = (name: string, kind: 'commissioning' | 'testing', body = 'exit 0'): RunnableScript => ({
   name, kind, description: '', timeoutSeconds: 60, parameters: {}, tags: [], content: Buffer.from(`#!/bin/sh\n${body}\n`), builtin: true,
 });
 const builtin = [script('00-inventory', 'commissioning'), script('50-memory', 'testing')];
 
-async function untar(bytes: Buffer): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  const ex = extract();
-  const done = new Promise<void>((resolve, reject) => {
-    ex.on('entry', (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => chunks.push(Buffer.from(c as Uint8Array)));
-      stream.on('end', () => {
-        files.set(header.name, Buffer.concat(chunks).toString('utf8'));
-        next();
-      });
-    });
-    ex.on('finish', resolve);
-    ex.on('error', reject);
-  });
-  ex.end(bytes);
-  await done;
-  return files;
-}
 
 describe('operator API and machine callbacks', () => {
-  let dir: ReturnType<typeof tempDir>;
+  let appliance: TestAppliance;
   let store: Store;
   let service: MachineService;
   let api: FastifyInstance;
   let boot: FastifyInstance;
 
   beforeEach(async () => {
-    dir = tempDir();
-    store = openStore(join(dir.path, 'data'));
-    service = new MachineService({
-      store, log: silentLog, builtinScripts: builtin,
-      powerDriver: (settings) => createPowerDriver(parsePowerSettings(settings)),
-      timeouts: { commissioning: 600, testing: 600, deploying: 600, releasing: 600, erasing: 600, rescue: 600 },
-    });
-    const tagging = new Tagging(store);
-    // No DHCP here: tokens are not bound to an address (test/security/boot-side.test.ts binds them).
-    const auth = new BootAuth({ machines: store.machines, events: store.events });
-    api = await buildApiApp({ store, service, tagging, token, log: silentLog });
-    const images = { get: () => ({ files: { kernel: { id: 'k'.repeat(64) }, initrd: { id: 'i'.repeat(64) } } }) };
-    boot = buildBootApp({
-      booter: new LifecycleBooter({ publicUrl: 'http://10.213.0.1', enlistImage: 'micro', images, machines: store.machines }),
-      files: { fileById: () => undefined }, events: store.events, publicUrl: 'http://10.213.0.1', log: silentLog,
-      auth, loaders: {},
-    });
-    boot.register(machineCallbackRoutes, { store, service, tagging, auth });
-    await Promise.all([api.ready(), boot.ready()]);
+    // The whole appliance as `serve` builds it, not listening; no DHCP, so tokens are not bound to an
+    // address here (test/security/boot-side.test.ts binds them).
+    appliance = await testAppliance({ builtinScripts: builtin });
+    ({ store, service } = appliance);
+    api = appliance.apiApp!;
+    boot = appliance.bootApp!;
   });
 
   afterEach(async () => {
-    await service.close();
-    await Promise.all([api.close(), boot.close()]);
-    await store.close();
-    dir.cleanup();
+    await appliance.dispose();
   });
 
   const enlisted = () => store.machines.enlist(sampleInventory(), (id, macs) => store.events.adoptByMacs(id, macs)).machine;

@@ -1,63 +1,36 @@
 // The seed and the cloud-init callbacks through inject(), on a real SQLite store; and the operator's
 // user-data API with cloud-init's real schema check.
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildApiApp } from '../../src/api/index.js';
-import { cloudInitRoutes, cloudInitSchemaChecker, RenderCache } from '../../src/cloud-init/index.js';
-import { buildBootApp } from '../../src/http-boot/index.js';
-import { LifecycleBooter } from '../../src/machines/booter.js';
-import { MachineService } from '../../src/machines/service.js';
-import { BootAuth } from '../../src/machines/boot-auth.js';
-import { Tagging } from '../../src/machines/tagging.js';
-import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
-import { sampleInventory, silentLog, tempDir } from '../support/fixtures.js';
+import { cloudInitSchemaChecker } from '../../src/cloud-init/index.js';
+import type { MachineService } from '../../src/machines/service.js';
+import type { Store } from '../../src/store/index.js';
+import { sampleInventory } from '../support/fixtures.js';
+import { operatorToken as token, testAppliance, type TestAppliance } from '../support/appliance.js';
 import { pythonMimeParts } from './support.js';
 
-const token = 'operator-token-for-tests-0123456789';
 const auth = { authorization: `Bearer ${token}` };
-const publicUrl = 'http://10.213.0.1';
 
 describe('cloud-init seed, callbacks and operator user-data', () => {
-  let dir: ReturnType<typeof tempDir>;
+  let appliance: TestAppliance;
   let store: Store;
   let service: MachineService;
-  let cache: RenderCache;
   let api: FastifyInstance;
   let boot: FastifyInstance;
 
   beforeEach(async () => {
-    dir = tempDir();
-    store = openStore(join(dir.path, 'data'));
-    service = new MachineService({
-      store, log: silentLog, builtinScripts: [],
-      powerDriver: (settings) => createPowerDriver(parsePowerSettings(settings)),
-      timeouts: { commissioning: 600, testing: 600, deploying: 600, releasing: 600, erasing: 600, rescue: 600 },
-    });
-    cache = new RenderCache();
     // No DHCP here: tokens are not bound to an address (test/security/boot-side.test.ts binds them).
-    const auth = new BootAuth({ machines: store.machines, events: store.events });
-    api = await buildApiApp({
-      store, service, tagging: new Tagging(store), token, log: silentLog,
-      userData: { checker: cloudInitSchemaChecker('cloud-init', true), cache },
-    });
-    const images = { get: () => ({ files: { kernel: { id: 'k'.repeat(64) }, initrd: { id: 'i'.repeat(64) } } }) };
-    boot = buildBootApp({
-      booter: new LifecycleBooter({ publicUrl, enlistImage: 'micro', images, machines: store.machines }),
-      files: { fileById: () => undefined }, events: store.events, publicUrl, log: silentLog, auth, loaders: {},
-    });
-    boot.register(cloudInitRoutes, { auth, events: store.events, cache, publicUrl, sshKeys: [] });
-    await Promise.all([api.ready(), boot.ready()]);
+    // cloud-init's own schema check of operator user-data, as `serve` runs it where cloud-init is installed.
+    appliance = await testAppliance({ userDataChecker: cloudInitSchemaChecker('cloud-init', true) });
+    ({ store, service } = appliance);
+    api = appliance.apiApp!;
+    boot = appliance.bootApp!;
   });
 
   afterEach(async () => {
-    await service.close();
-    cache.close();
-    await Promise.all([api.close(), boot.close()]);
-    await store.close();
-    dir.cleanup();
+    await appliance.dispose();
   });
+
 
   const commissioning = async () => {
     const { machine } = store.machines.enlist(sampleInventory(), (id, macs) => store.events.adoptByMacs(id, macs));
@@ -174,6 +147,6 @@ describe('cloud-init seed, callbacks and operator user-data', () => {
     const machine = await commissioning();
     await seed(machine.token!, 'meta-data');
     await seed(machine.token!, 'meta-data');
-    expect(cache.stats()).toMatchObject({ hits: 1, misses: 1 });
+    expect(appliance.renderCache.stats()).toMatchObject({ hits: 1, misses: 1 });
   });
 });

@@ -1,13 +1,10 @@
-// STYLE.md §17: every request schema is closed. Builds both fastify apps (the boot side with every
-// plugin src/appliance.ts registers, and the operator API), collects each route's schema with an
+// STYLE.md §17: every request schema is closed. Builds the appliance (src/appliance.ts buildAppliance:
+// the boot side with every plugin, and the operator API), collects each route's schema with an
 // onRoute hook, and walks body, querystring and params recursively: an object without
 // `additionalProperties: false` (or with patternProperties and without it, probe F3) fails, and so
 // does a string or number without a bound (probe F12).
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test, vi } from 'vitest';
-import type { FastifyInstance, RouteOptions } from 'fastify';
-import { BootAuth } from '../../src/machines/boot-auth.js';
+import type { RouteOptions } from 'fastify';
 
 interface Collected { app: number; method: string; url: string; schema: RouteOptions['schema'] }
 const collected = vi.hoisted(() => ({ routes: [] as Collected[], apps: 0 }));
@@ -27,16 +24,8 @@ vi.mock('fastify', async (importOriginal) => {
   return { ...actual, default: wrapped, fastify: wrapped };
 });
 
-const { buildApiApp } = await import('../../src/api/index.js');
-const { cloudInitRoutes, RenderCache } = await import('../../src/cloud-init/index.js');
-const { enlistRoutes, machineCallbackRoutes } = await import('../../src/enlist/index.js');
-const { buildBootApp } = await import('../../src/http-boot/index.js');
-const { LifecycleBooter } = await import('../../src/machines/booter.js');
-const { MachineService } = await import('../../src/machines/service.js');
-const { Tagging } = await import('../../src/machines/tagging.js');
-const { createPowerDriver, parsePowerSettings } = await import('../../src/power/index.js');
-const { openStore } = await import('../../src/store/index.js');
-const { silentLog, tempDir } = await import('../support/fixtures.js');
+// After the mock: the appliance as `serve` builds it (both apps, every plugin), nothing listening.
+const { testAppliance } = await import('../support/appliance.js');
 
 /** Every object schema under `schema` that is not closed, by its path. */
 export function openObjects(schema: unknown, path: string, out: string[] = []): string[] {
@@ -92,48 +81,14 @@ function boundedPattern(pattern: unknown): boolean {
 }
 
 describe('every route schema is closed (STYLE.md §17)', () => {
-  let dir: ReturnType<typeof tempDir>;
-  let apps: FastifyInstance[] = [];
-  let service: InstanceType<typeof MachineService>;
-  let store: ReturnType<typeof openStore>;
+  let appliance: Awaited<ReturnType<typeof testAppliance>>;
 
   beforeAll(async () => {
-    dir = tempDir();
-    store = openStore(join(dir.path, 'data'));
-    service = new MachineService({
-      store, log: silentLog, builtinScripts: [],
-      powerDriver: (settings) => createPowerDriver(parsePowerSettings(settings)),
-      timeouts: { commissioning: 600, testing: 600, deploying: 600, releasing: 600, erasing: 600, rescue: 600 },
-    });
-    const tagging = new Tagging(store);
-    const publicUrl = 'http://10.213.0.1';
-    const images = { get: () => ({ files: { kernel: { id: 'k'.repeat(64) }, initrd: { id: 'i'.repeat(64) } } }) };
-    const auth = new BootAuth({ machines: store.machines, events: store.events });
-    const boot = buildBootApp({
-      booter: new LifecycleBooter({ publicUrl, enlistImage: 'micro', images, machines: store.machines }),
-      files: { fileById: () => undefined }, events: store.events, publicUrl, log: silentLog,
-      auth, loaders: {},
-    });
-    // The same plugins, in the same order, as src/appliance.ts (the next test keeps the lists equal).
-    boot.register(enlistRoutes, { store, tagging });
-    boot.register(machineCallbackRoutes, { store, service, tagging, auth });
-    boot.register(cloudInitRoutes, { auth, events: store.events, cache: new RenderCache(), publicUrl, sshKeys: [] });
-    const api = await buildApiApp({ store, service, tagging, token: 'operator-token-for-tests-0123456789', log: silentLog });
-    apps = [boot, api];
-    await Promise.all(apps.map((a) => a.ready()));
+    appliance = await testAppliance();
   });
 
   afterAll(async () => {
-    await service.close();
-    await Promise.all(apps.map((a) => a.close()));
-    await store.close();
-    dir.cleanup();
-  });
-
-  test('the boot app here has every plugin src/appliance.ts registers', () => {
-    const source = readFileSync(new URL('../../src/appliance.ts', import.meta.url), 'utf8');
-    const registered = [...source.matchAll(/\bapp\.register\((\w+)/g)].map((m) => m[1]);
-    expect(registered).toEqual(['enlistRoutes', 'machineCallbackRoutes', 'cloudInitRoutes']);
+    await appliance.dispose();
   });
 
   test('both apps were seen, with their routes', () => {

@@ -1,22 +1,13 @@
 // The bad inputs of the 2026-12 probe (security-probe-2026-12.md F3, F7, F8, F12), sent through
 // inject() to both apps on a real SQLite store: each is now a 400, or (an old bad script) skipped.
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { join } from 'node:path';
-import { extract } from 'tar-stream';
+import { untar } from '../support/tar.js';
 import type { FastifyInstance } from 'fastify';
-import { buildApiApp } from '../../src/api/index.js';
-import { cloudInitRoutes, RenderCache } from '../../src/cloud-init/index.js';
-import { enlistRoutes, machineCallbackRoutes, type RunnableScript } from '../../src/enlist/index.js';
-import { buildBootApp } from '../../src/http-boot/index.js';
-import { LifecycleBooter } from '../../src/machines/booter.js';
-import { BootAuth } from '../../src/machines/boot-auth.js';
-import { MachineService } from '../../src/machines/service.js';
-import { Tagging } from '../../src/machines/tagging.js';
-import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
-import { openStore, type Store } from '../../src/store/index.js';
-import { sampleInventory, silentLog, tempDir } from '../support/fixtures.js';
+import type { RunnableScript } from '../../src/enlist/index.js';
+import type { Store } from '../../src/store/index.js';
+import { sampleInventory } from '../support/fixtures.js';
+import { operatorToken as token, testAppliance, type TestAppliance } from '../support/appliance.js';
 
-const token = 'operator-token-for-tests-0123456789';
 const auth = { authorization: `Bearer ${token}` };
 const builtin: RunnableScript[] = [{
   name: '00-inventory', kind: 'commissioning', description: '', timeoutSeconds: 60, parameters: {}, tags: [],
@@ -25,61 +16,22 @@ const builtin: RunnableScript[] = [{
 /** The probe's terminal-control strings (F7). */
 const hostile = ['x86\u0000\u001b[31mRED\u001b[0m', '\u202eevil\r\nINJECT', '\u001b]0;title\u0007', '\u0007bell', 'a\u0085b', 'a\u2066b', 'a\u007fb'];
 
-async function untar(bytes: Buffer): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  const ex = extract();
-  const done = new Promise<void>((resolve, reject) => {
-    ex.on('entry', (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => chunks.push(Buffer.from(c as Uint8Array)));
-      stream.on('end', () => {
-        files.set(header.name, Buffer.concat(chunks).toString('utf8'));
-        next();
-      });
-    });
-    ex.on('finish', resolve);
-    ex.on('error', reject);
-  });
-  ex.end(bytes);
-  await done;
-  return files;
-}
 
 describe('probe inputs (F3, F7, F8, F12)', () => {
-  let dir: ReturnType<typeof tempDir>;
+  let appliance: TestAppliance;
   let store: Store;
-  let service: MachineService;
   let api: FastifyInstance;
   let boot: FastifyInstance;
 
   beforeEach(async () => {
-    dir = tempDir();
-    store = openStore(join(dir.path, 'data'));
-    service = new MachineService({
-      store, log: silentLog, builtinScripts: builtin,
-      powerDriver: (settings) => createPowerDriver(parsePowerSettings(settings)),
-      timeouts: { commissioning: 600, testing: 600, deploying: 600, releasing: 600, erasing: 600, rescue: 600 },
-    });
-    const tagging = new Tagging(store);
-    api = await buildApiApp({ store, service, tagging, token, log: silentLog });
-    const publicUrl = 'http://10.213.0.1';
-    const images = { get: () => ({ files: { kernel: { id: 'k'.repeat(64) }, initrd: { id: 'i'.repeat(64) } } }) };
-    const bootAuth = new BootAuth({ machines: store.machines, events: store.events });
-    boot = buildBootApp({
-      booter: new LifecycleBooter({ publicUrl, enlistImage: 'micro', images, machines: store.machines }),
-      files: { fileById: () => undefined }, events: store.events, publicUrl, log: silentLog, auth: bootAuth, loaders: {},
-    });
-    boot.register(enlistRoutes, { store, tagging });
-    boot.register(machineCallbackRoutes, { store, service, tagging, auth: bootAuth });
-    boot.register(cloudInitRoutes, { auth: bootAuth, events: store.events, cache: new RenderCache(), publicUrl, sshKeys: [] });
-    await Promise.all([api.ready(), boot.ready()]);
+    appliance = await testAppliance({ builtinScripts: builtin });
+    ({ store } = appliance);
+    api = appliance.apiApp!;
+    boot = appliance.bootApp!;
   });
 
   afterEach(async () => {
-    await service.close();
-    await Promise.all([api.close(), boot.close()]);
-    await store.close();
-    dir.cleanup();
+    await appliance.dispose();
   });
 
   const enlist = (inventory: unknown) => boot.inject({ method: 'POST', url: '/enlist/v1/machines', payload: inventory as object });
