@@ -18,7 +18,7 @@ import { clientMac } from './classify.js';
 import {
   decodeDhcp, DecodeError, encodeDhcp, formatHexColons, MessageType, messageTypeName, type DhcpPacket,
 } from './codec/index.js';
-import { heardAddress, proxyRespond, screenProxy, type ProxyContext, type ProxyPort } from './proxy.js';
+import { heardAddress, osRequestAddress, proxyRespond, screenProxy, type ProxyContext, type ProxyPort } from './proxy.js';
 import { bindSocket, closeSocket, explainBindError, sendTo } from '../udp.js';
 
 export interface ProxyDhcpServerDeps {
@@ -126,7 +126,7 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
   const mac = clientMac(request) ?? formatHexColons(request.chaddr);
   const log = deps.log.child({ mac, xid: `0x${request.xid.toString(16).padStart(8, '0')}` });
   log.trace({ from: source, via, hex: message.toString('hex') }, 'DHCP packet received');
-  remember(deps.addresses, heardAddress({ request, via, from }));
+  remember(deps.addresses, heardAddress({ request, via, from }) ?? ofPxeClient(deps.addresses, osRequestAddress({ request, via, from })));
 
   const screen = screenProxy(deps.ctx, request, via);
   if (screen.kind === 'ignore') {
@@ -154,6 +154,13 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
   log.info({ to: `${outcome.dest.address}:${outcome.dest.port}`, file }, `proxy ${messageTypeName(type)} sent`);
   log.trace({ hex: bytes.toString('hex') }, 'DHCP packet sent');
   recordEvent(deps, log, { mac, type: type === MessageType.offer ? 'dhcp-offer' : 'dhcp-ack', detail: `proxy: ${file}` });
+}
+
+/** A non-PXE client's address, only when its MAC was heard as a PXE client (a machine we boot). */
+function ofPxeClient(addresses: Map<string, string>, heard: { ip: string; mac: string } | undefined): { ip: string; mac: string } | undefined {
+  if (!heard) return undefined;
+  for (const mac of addresses.values()) if (mac === heard.mac) return heard;
+  return undefined;
 }
 
 function remember(addresses: Map<string, string>, heard: { ip: string; mac: string } | undefined): void {

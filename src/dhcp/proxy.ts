@@ -13,7 +13,7 @@ import {
   BootOp, BROADCAST_FLAG, MessageType, messageTypeName, ZERO_ADDRESS, type DhcpOptions, type DhcpPacket,
 } from './codec/index.js';
 import { bootReply, type BootDecision, type BootReply, type LoaderChoice } from './boot-file.js';
-import { classifyClient } from './classify.js';
+import { classifyClient, clientMac } from './classify.js';
 import { replyDestination, type Destination } from './reply.js';
 import { echoOptions, replyTo, type MutableOptions } from './reply-fields.js';
 
@@ -130,6 +130,22 @@ export function heardAddress(input: Omit<ProxyInput, 'boot'>): { ip: string; mac
     ? viaCiaddr ?? (from.address !== ZERO_ADDRESS ? from.address : undefined)
     : messageType === MessageType.request ? requestedAddress ?? viaCiaddr : undefined;
   return ip === undefined ? undefined : { ip, mac: client.mac };
+}
+
+/**
+ * The address a client that is not a PXE client asks the site server for (a REQUEST on 67: option 50
+ * or ciaddr), e.g. the DHCP client of a machine's booted commissioning environment. The proxy server
+ * keeps it only for a MAC it has already heard as a PXE client, so that a run token's binding to the
+ * machine's address (src/machines/boot-auth.ts) follows the machine from its PXE ROM to its OS when
+ * the site server gives the OS another address (a client id of its own, or none).
+ */
+export function osRequestAddress(input: Omit<ProxyInput, 'boot'>): { ip: string; mac: string } | undefined {
+  const { request, via } = input;
+  if (via !== 'dhcp' || request.op !== BootOp.request || request.options.messageType !== MessageType.request) return undefined;
+  if (bootVendorClass.test(request.options.vendorClassId ?? '')) return undefined;
+  const mac = clientMac(request);
+  const ip = request.options.requestedAddress ?? (request.ciaddr !== ZERO_ADDRESS ? request.ciaddr : undefined);
+  return mac === undefined || ip === undefined ? undefined : { ip, mac };
 }
 
 /** Port 67: the usual rules (relay, ciaddr, broadcast); port 4011: back to the sender (ciaddr first). */

@@ -103,6 +103,23 @@ describe('proxyDHCP server on loopback', () => {
     ]);
   });
 
+  test('the booted OS of a PXE client is followed to a new address; a bystander is not remembered', async () => {
+    const relayed = { giaddr: RELAY, hops: 1 };
+    const selecting = { messageType: MessageType.request, serverId: SITE, requestedAddress: CLIENT, ...firmwareOptions.ovmfPxe };
+    await relay.send(clientPacket(mac, selecting, relayed), '127.0.0.1', SERVER_PORT);
+    await expect.poll(() => server.macOf(CLIENT)).toBe(mac);
+    // The commissioning environment's DHCP client (no PXEClient class) gets another address from the
+    // site server: the run token's address binding must follow it (src/machines/boot-auth.ts).
+    const osAddress = '10.213.7.160';
+    await relay.send(clientPacket(mac, { messageType: MessageType.request, serverId: SITE, requestedAddress: osAddress }, relayed), '127.0.0.1', SERVER_PORT);
+    await expect.poll(() => server.macOf(osAddress)).toBe(mac);
+    // A laptop on the segment was never a PXE client: its address is nobody we boot.
+    const laptop = '52:54:00:00:0a:0a';
+    await relay.send(clientPacket(laptop, { messageType: MessageType.request, serverId: SITE, requestedAddress: '10.213.7.170' }, relayed), '127.0.0.1', SERVER_PORT);
+    expect(await relay.next(300)).toBeUndefined();
+    expect(server.macOf('10.213.7.170')).toBeUndefined();
+  });
+
   test('iPXE gets its script URL in the offer', async () => {
     await relay.send(clientPacket(mac, { messageType: MessageType.discover, ...firmwareOptions.ipxeBios }, { giaddr: RELAY }), '127.0.0.1', SERVER_PORT);
     const offer = await relay.next();

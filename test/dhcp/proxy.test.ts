@@ -6,7 +6,7 @@ import type { BootDecision, LoaderChoice } from '../../src/dhcp/boot-file.js';
 import {
   BROADCAST_FLAG, BootOp, decodeDhcp, encodeDhcp, formatHex, MessageType, messageTypeName, type DhcpOptions, type DhcpPacket,
 } from '../../src/dhcp/codec/index.js';
-import { heardAddress, proxyRespond, type ProxyContext, type ProxyOutcome, type ProxyPort } from '../../src/dhcp/proxy.js';
+import { heardAddress, osRequestAddress, proxyRespond, type ProxyContext, type ProxyOutcome, type ProxyPort } from '../../src/dhcp/proxy.js';
 import { clientPacket, enlistSpec, firmwareOptions, macBytes, scriptUrl } from './fakes.js';
 
 const mac = '52:54:00:12:34:56';
@@ -267,6 +267,19 @@ describe('heardAddress: which PXE client has which address, for TFTP and HTTP wi
     { name: 'not a non-PXE client', input: { request: request({ requestedAddress: '10.213.7.154' }), via: 'dhcp' }, want: undefined },
   ] as const)('$name', ({ input, want }) => {
     const heard = heardAddress({ from: { address: '0.0.0.0', port: 68 }, ...input });
+    expect(heard).toEqual(want === undefined ? undefined : { ip: want, mac });
+  });
+});
+
+describe('osRequestAddress: the address a non-PXE client asks the site server for', () => {
+  test.each([
+    { name: 'a booted OS selecting (option 50)', input: { request: request({ serverId: site, requestedAddress: '10.213.7.160' }), via: 'dhcp' }, want: '10.213.7.160' },
+    { name: 'a booted OS renewing (ciaddr)', input: { request: request({}, { ciaddr: '10.213.7.161' }), via: 'dhcp' }, want: '10.213.7.161' },
+    { name: 'not a PXE client (heardAddress has those)', input: { request: request({ ...firmwareOptions.ovmfPxe, requestedAddress: '10.213.7.162' }), via: 'dhcp' }, want: undefined },
+    { name: 'not a DISCOVER', input: { request: discover({ requestedAddress: '10.213.7.163' }), via: 'dhcp' }, want: undefined },
+    { name: 'not on the PXE port', input: { request: request({ requestedAddress: '10.213.7.164' }), via: 'pxe' }, want: undefined },
+  ] as const)('$name', ({ input, want }) => {
+    const heard = osRequestAddress({ from: { address: '0.0.0.0', port: 68 }, ...input });
     expect(heard).toEqual(want === undefined ? undefined : { ip: want, mac });
   });
 });
