@@ -59,9 +59,9 @@ export class PayloadTooLargeError extends NetbootError {
   override readonly statusCode = 413;
 }
 
-/** No or unknown credentials. */
+/** No credentials, or wrong or expired ones (401; the message says which). */
 export class UnauthorizedError extends NetbootError {
-  readonly code = 'NB_ERR_AUTH_MISSING';
+  readonly code = 'NB_ERR_AUTH_FAILED';
   override readonly statusCode = 401;
 }
 

@@ -50,7 +50,10 @@ describe('operator API and machine callbacks', () => {
 
   test('401 without a token or with a wrong one; the OpenAPI document is public', async () => {
     expect((await api.inject({ method: 'GET', url: '/api/v1/machines' })).statusCode).toBe(401);
-    expect((await api.inject({ method: 'GET', url: '/api/v1/machines', headers: { authorization: 'Bearer nope' } })).statusCode).toBe(401);
+    const wrong = await api.inject({ method: 'GET', url: '/api/v1/machines', headers: { authorization: 'Bearer nope' } });
+    expect(wrong.statusCode).toBe(401);
+    // A wrong token is not a missing one (probe F12): the code and the message say so.
+    expect(wrong.json()).toEqual({ error: 'NB_ERR_AUTH_FAILED', message: 'wrong operator token' });
     const doc = await api.inject({ method: 'GET', url: '/api/v1/openapi.json' });
     expect(doc.statusCode).toBe(200);
     expect(Object.keys(doc.json().paths)).toContain('/api/v1/machines/{id}/actions/{action}');
