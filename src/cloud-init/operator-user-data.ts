@@ -35,12 +35,33 @@ export function parseOperatorUserData(text: string): OperatorUserData {
     if (value !== null && value !== undefined && (typeof value !== 'object' || Array.isArray(value))) {
       throw new ValidationError(`user-data after #cloud-config must be a YAML mapping (key: value), not ${Array.isArray(value) ? 'a list' : typeof value}`);
     }
+    if (expandsPast(value, MAX_EXPANDED_NODES)) {
+      throw new ValidationError(`user-data expands to more than ${MAX_EXPANDED_NODES} YAML nodes through its aliases (a "billion laughs" document): cloud-init on the machine would expand it`);
+    }
     return { kind: 'cloud-config', text: withFinalNewline(normalised) };
   }
   if (firstLine.startsWith('#!')) return { kind: 'script', text: withFinalNewline(normalised) };
   throw new ValidationError(
     `user-data must start with "#cloud-config" or a "#!" script line, not ${JSON.stringify(firstLine.slice(0, 40))} (include files, boothooks and MIME archives are not accepted)`,
   );
+}
+
+/**
+ * A YAML alias is a shared reference after js-yaml's load, so a 461-byte "billion laughs" document
+ * (security probe) costs nothing here but would be expanded by cloud-init's PyYAML on the machine.
+ * Counting nodes as an expansion would visit them, stopping at `limit`, bounds the walk itself.
+ */
+const MAX_EXPANDED_NODES = 100_000;
+
+function expandsPast(value: unknown, limit: number): boolean {
+  let seen = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (++seen > limit) return true;
+    if (node !== null && typeof node === 'object') stack.push(...Object.values(node as object));
+  }
+  return false;
 }
 
 function withFinalNewline(text: string): string {

@@ -98,3 +98,18 @@ describe('NoCloud documents', () => {
     expect(parts[0]!.body).toContain(`export NETBOOT_TOKEN='x'\\''y'`);
   });
 });
+
+describe('operator user-data limits', () => {
+  test('a "billion laughs" document (the probe\'s, 12 levels of 9 aliases) is refused, quickly', () => {
+    const lines = ['#cloud-config', 'a0: &a0 ["lol"]'];
+    for (let i = 1; i <= 12; i++) lines.push(`a${i}: &a${i} [${Array(9).fill(`*a${i - 1}`).join(', ')}]`);
+    const started = performance.now();
+    expect(() => parseOperatorUserData(`${lines.join('\n')}\n`)).toThrow(/expands to more than 100000 YAML nodes/);
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+
+  test('aliases in ordinary measure are fine', () => {
+    const text = '#cloud-config\nbase: &base { owner: root, permissions: "0644" }\nwrite_files:\n  - { path: /a, <<: *base }\n  - { path: /b, <<: *base }\n';
+    expect(parseOperatorUserData(text).kind).toBe('cloud-config');
+  });
+});
