@@ -166,7 +166,7 @@ export class MachineService {
 
   private store(before: Machine, event: LifecycleEvent, state: Machine['state'], effects: readonly Effect[]): Machine {
     const { store } = this.deps;
-    return store.db.transaction(() => {
+    return store.transaction(() => {
       const next = factsAfter(facts(before), event, state);
       const patch: { -readonly [K in keyof MachinePatch]: MachinePatch[K] } = {
         state, skipTests: next.skipTests ?? false, commissioned: next.commissioned ?? false,
@@ -193,7 +193,7 @@ export class MachineService {
       if (patch.timer === null) this.timers.disarm(after.id);
       else if (patch.timer) this.timers.arm(after.id, patch.timer.deadline);
       return after;
-    }).immediate();
+    });
   }
 
   /** Closes the run a callback, a timeout or an abort ends. */
