@@ -17,6 +17,8 @@ import { MachineService } from './machines/service.js';
 import { BootAuth, plainIpv4 } from './machines/boot-auth.js';
 import { BoundedEvents } from './machines/event-bounds.js';
 import { Tagging } from './machines/tagging.js';
+import { Catalogue } from './machines/catalogue.js';
+import { ScriptRuns } from './machines/script-runs.js';
 import { builtinScriptsDir } from './paths.js';
 import { createPowerDriver, parsePowerSettings } from './power/index.js';
 import { cloudInitRoutes, cloudInitSchemaChecker, cloudInitVersion, RenderCache, type SchemaChecker } from './cloud-init/index.js';
@@ -73,6 +75,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     service.start();
     closers.push(() => service.close());
     const tagging = new Tagging(store);
+    const catalogue = new Catalogue(store, service.scripts);
     const renderCache = new RenderCache();
     closers.push(() => renderCache.close());
     const userDataChecker = await schemaChecker(config.cloudInit, log);
@@ -104,7 +107,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
         limits: config.http,
       });
       app.register(enlistRoutes, { store, tagging });
-      app.register(machineCallbackRoutes, { store, service, tagging, auth });
+      app.register(machineCallbackRoutes, { auth, runs: new ScriptRuns({ store, service, tagging }) });
       app.register(cloudInitRoutes, { auth, events: bootEvents, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys });
       closers.push(() => app.close());
       const { host, port, maxConnections } = config.http;
@@ -114,7 +117,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     let apiAddress: Appliance['apiAddress'] = null;
     if (config.api.enabled) {
       const api = await buildApiApp({
-        store, service, tagging, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images, limits: config.api,
+        store, service, tagging, catalogue, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images, limits: config.api,
       });
       closers.push(() => api.close());
       apiAddress = await listenHttp(api, { name: 'operator API', hostKey: 'api.host', portKey: 'api.port', host: config.api.host, port: config.api.port });

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { extract } from 'tar-stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApiApp } from '../../src/api/index.js';
-import { machineCallbackRoutes, type RunnableScript } from '../../src/enlist/index.js';
+import { machineCallbackRoutes } from '../../src/enlist/index.js';
+import type { RunnableScript } from '../../src/machines/scripts.js';
 import { buildBootApp } from '../../src/http-boot/index.js';
 import { LifecycleBooter } from '../../src/machines/booter.js';
 import { MachineService } from '../../src/machines/service.js';
@@ -15,6 +16,8 @@ import { Tagging } from '../../src/machines/tagging.js';
 import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { sampleInventory, silentLog, tempDir } from '../support/fixtures.js';
+import { Catalogue } from '../../src/machines/catalogue.js';
+import { ScriptRuns } from '../../src/machines/script-runs.js';
 
 const token = 'operator-token-for-tests-0123456789';
 const auth = { authorization: `Bearer ${token}` };
@@ -61,14 +64,14 @@ describe('operator API and machine callbacks', () => {
     const tagging = new Tagging(store);
     // No DHCP here: tokens are not bound to an address (test/security/boot-side.test.ts binds them).
     const auth = new BootAuth({ machines: store.machines, events: store.events });
-    api = await buildApiApp({ store, service, tagging, token, log: silentLog });
+    api = await buildApiApp({ store, service, tagging, catalogue: new Catalogue(store, service.scripts), token, log: silentLog });
     const images = { get: () => ({ files: { kernel: { id: 'k'.repeat(64) }, initrd: { id: 'i'.repeat(64) } } }) };
     boot = buildBootApp({
       booter: new LifecycleBooter({ publicUrl: 'http://10.213.0.1', enlistImage: 'micro', images, machines: store.machines }),
       files: { fileById: () => undefined }, events: store.events, publicUrl: 'http://10.213.0.1', log: silentLog,
       auth, loaders: {},
     });
-    boot.register(machineCallbackRoutes, { store, service, tagging, auth });
+    boot.register(machineCallbackRoutes, { auth, runs: new ScriptRuns({ store, service, tagging }) });
     await Promise.all([api.ready(), boot.ready()]);
   });
 

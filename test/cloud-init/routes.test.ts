@@ -14,6 +14,7 @@ import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js'
 import { openStore, type Store } from '../../src/store/index.js';
 import { sampleInventory, silentLog, tempDir } from '../support/fixtures.js';
 import { pythonMimeParts } from './support.js';
+import { Catalogue } from '../../src/machines/catalogue.js';
 
 const token = 'operator-token-for-tests-0123456789';
 const auth = { authorization: `Bearer ${token}` };
@@ -39,7 +40,7 @@ describe('cloud-init seed, callbacks and operator user-data', () => {
     // No DHCP here: tokens are not bound to an address (test/security/boot-side.test.ts binds them).
     const auth = new BootAuth({ machines: store.machines, events: store.events });
     api = await buildApiApp({
-      store, service, tagging: new Tagging(store), token, log: silentLog,
+      store, service, tagging: new Tagging(store), catalogue: new Catalogue(store, service.scripts), token, log: silentLog,
       userData: { checker: cloudInitSchemaChecker('cloud-init', true), cache },
     });
     const images = { get: () => ({ files: { kernel: { id: 'k'.repeat(64) }, initrd: { id: 'i'.repeat(64) } } }) };

@@ -30,6 +30,8 @@ vi.mock('fastify', async (importOriginal) => {
 const { buildApiApp } = await import('../../src/api/index.js');
 const { cloudInitRoutes, RenderCache } = await import('../../src/cloud-init/index.js');
 const { enlistRoutes, machineCallbackRoutes } = await import('../../src/enlist/index.js');
+const { Catalogue } = await import('../../src/machines/catalogue.js');
+const { ScriptRuns } = await import('../../src/machines/script-runs.js');
 const { buildBootApp } = await import('../../src/http-boot/index.js');
 const { LifecycleBooter } = await import('../../src/machines/booter.js');
 const { MachineService } = await import('../../src/machines/service.js');
@@ -116,9 +118,9 @@ describe('every route schema is closed (STYLE.md §17)', () => {
     });
     // The same plugins, in the same order, as src/appliance.ts (the next test keeps the lists equal).
     boot.register(enlistRoutes, { store, tagging });
-    boot.register(machineCallbackRoutes, { store, service, tagging, auth });
+    boot.register(machineCallbackRoutes, { auth, runs: new ScriptRuns({ store, service, tagging }) });
     boot.register(cloudInitRoutes, { auth, events: store.events, cache: new RenderCache(), publicUrl, sshKeys: [] });
-    const api = await buildApiApp({ store, service, tagging, token: 'operator-token-for-tests-0123456789', log: silentLog });
+    const api = await buildApiApp({ store, service, tagging, catalogue: new Catalogue(store, service.scripts), token: 'operator-token-for-tests-0123456789', log: silentLog });
     apps = [boot, api];
     await Promise.all(apps.map((a) => a.ready()));
   });

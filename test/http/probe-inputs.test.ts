@@ -6,7 +6,8 @@ import { extract } from 'tar-stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApiApp } from '../../src/api/index.js';
 import { cloudInitRoutes, RenderCache } from '../../src/cloud-init/index.js';
-import { enlistRoutes, machineCallbackRoutes, type RunnableScript } from '../../src/enlist/index.js';
+import { enlistRoutes, machineCallbackRoutes } from '../../src/enlist/index.js';
+import type { RunnableScript } from '../../src/machines/scripts.js';
 import { buildBootApp } from '../../src/http-boot/index.js';
 import { LifecycleBooter } from '../../src/machines/booter.js';
 import { BootAuth } from '../../src/machines/boot-auth.js';
@@ -15,6 +16,8 @@ import { Tagging } from '../../src/machines/tagging.js';
 import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { sampleInventory, silentLog, tempDir } from '../support/fixtures.js';
+import { Catalogue } from '../../src/machines/catalogue.js';
+import { ScriptRuns } from '../../src/machines/script-runs.js';
 
 const token = 'operator-token-for-tests-0123456789';
 const auth = { authorization: `Bearer ${token}` };
@@ -61,7 +64,7 @@ describe('probe inputs (F3, F7, F8, F12)', () => {
       timeouts: { commissioning: 600, testing: 600, deploying: 600, releasing: 600, erasing: 600, rescue: 600 },
     });
     const tagging = new Tagging(store);
-    api = await buildApiApp({ store, service, tagging, token, log: silentLog });
+    api = await buildApiApp({ store, service, tagging, catalogue: new Catalogue(store, service.scripts), token, log: silentLog });
     const publicUrl = 'http://10.213.0.1';
     const images = { get: () => ({ files: { kernel: { id: 'k'.repeat(64) }, initrd: { id: 'i'.repeat(64) } } }) };
     const bootAuth = new BootAuth({ machines: store.machines, events: store.events });
@@ -70,7 +73,7 @@ describe('probe inputs (F3, F7, F8, F12)', () => {
       files: { fileById: () => undefined }, events: store.events, publicUrl, log: silentLog, auth: bootAuth, loaders: {},
     });
     boot.register(enlistRoutes, { store, tagging });
-    boot.register(machineCallbackRoutes, { store, service, tagging, auth: bootAuth });
+    boot.register(machineCallbackRoutes, { auth: bootAuth, runs: new ScriptRuns({ store, service, tagging }) });
     boot.register(cloudInitRoutes, { auth: bootAuth, events: store.events, cache: new RenderCache(), publicUrl, sshKeys: [] });
     await Promise.all([api.ready(), boot.ready()]);
   });

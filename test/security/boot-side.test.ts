@@ -17,9 +17,10 @@ import { MachineService } from '../../src/machines/service.js';
 import { Tagging } from '../../src/machines/tagging.js';
 import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
-import { resultLimits } from '../../src/enlist/result-limits.js';
+import { resultLimits } from '../../src/machines/result-limits.js';
 import type { Machine } from '../../src/machines/model.js';
 import { sampleInventory, silentLog, tempDir } from '../support/fixtures.js';
+import { ScriptRuns } from '../../src/machines/script-runs.js';
 
 const publicUrl = 'http://10.213.0.1';
 const victimMac = '52:54:00:aa:00:01';
@@ -61,7 +62,7 @@ describe('boot side against a host on the boot network', () => {
     const tagging = new Tagging(store);
     cache = new RenderCache();
     boot.register(enlistRoutes, { store, tagging });
-    boot.register(machineCallbackRoutes, { store, service, tagging, auth });
+    boot.register(machineCallbackRoutes, { auth, runs: new ScriptRuns({ store, service, tagging }) });
     boot.register(cloudInitRoutes, { auth, events: bootEvents, cache, publicUrl, sshKeys: [] });
     await boot.ready();
   });
