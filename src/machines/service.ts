@@ -146,6 +146,18 @@ export class MachineService {
     return machines.update(machine.id, patch)!;
   }
 
+  /**
+   * The operator's user-data (already parsed and checked by the caller: src/cloud-init); '' clears
+   * it. `summary` says what it is on the timeline (no content: it may hold secrets).
+   */
+  setUserData(key: string, value: string, summary: string): Machine {
+    const machine = this.get(key);
+    if (machine.locked) throw new ConflictError(`machine ${machine.id} is locked: unlock it before changing its user-data`);
+    const updated = this.deps.store.machines.update(machine.id, { userData: value })!;
+    this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: value === '' ? 'user-data cleared' : `user-data set (${summary})` });
+    return updated;
+  }
+
   delete(key: string): void {
     const machine = this.get(key);
     if (machine.locked) throw new ConflictError(`machine ${machine.id} is locked: unlock it before deleting it`);
