@@ -2,7 +2,8 @@
 // authenticates them and translates HTTP): the scripts its bundle holds, each script's result (with
 // the inventory script's output becoming the machine's inventory, automatic tags following it), and
 // the end of the phase with the run's verdict. Every method first checks the machine's run is in the
-// phase named: a late callback from an earlier run changes nothing.
+// phase named: a late callback from an earlier run changes nothing. The machine handed in is the one
+// the request authenticated (src/machines/boot-auth.ts), read for that request.
 import { Value } from '@sinclair/typebox/value';
 import { ConflictError } from '../errors.js';
 import type { ScriptKind, Store } from '../store/index.js';
