@@ -29,13 +29,12 @@ export const userDataRoutes: FastifyPluginAsync<ApiDeps & { userData: UserDataDe
   });
 
   const replaceUserData = async (key: string, text: string) => {
-    // The lock is the domain's to check (MachineService.setUserData), after the document is known good.
-    const machine = service.get(key);
+    // The lock is the domain's to check (MachineService.setUserData), before and after the schema check.
     const parsed = parseOperatorUserData(text);
-    if (parsed.kind === 'cloud-config') await userData.checker.check(parsed.text);
     const value = parsed.kind === 'none' ? '' : parsed.text;
-    const updated = service.setUserData(machine.id, value, `${parsed.kind}, ${Buffer.byteLength(value)} bytes`);
-    userData.cache?.invalidate(machine.id);
+    const check = parsed.kind === 'cloud-config' ? () => userData.checker.check(parsed.text) : undefined;
+    const updated = await service.setUserData(key, value, `${parsed.kind}, ${Buffer.byteLength(value)} bytes`, check);
+    userData.cache?.invalidate(updated.id);
     return { id: updated.id, kind: parsed.kind, bytes: Buffer.byteLength(value), schemaChecked: parsed.kind === 'cloud-config' && userData.checker.available };
   };
 

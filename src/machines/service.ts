@@ -147,12 +147,22 @@ export class MachineService {
   }
 
   /**
-   * The operator's user-data (already parsed and checked by the caller: src/cloud-init); '' clears
-   * it. `summary` says what it is on the timeline (no content: it may hold secrets).
+   * The operator's user-data (parsed by the caller: src/cloud-init); '' clears it. `summary` says
+   * what it is on the timeline (never the content: it may hold secrets). `check` (cloud-init's schema
+   * check, a subprocess) runs only for an unlocked machine; the lock is read again after it, so a
+   * lock taken meanwhile still wins.
    */
-  setUserData(key: string, value: string, summary: string): Machine {
-    const machine = this.get(key);
-    if (machine.locked) throw new ConflictError(`machine ${machine.id} is locked: unlock it before changing its user-data`);
+  async setUserData(key: string, value: string, summary: string, check?: () => Promise<void>): Promise<Machine> {
+    const unlocked = (): Machine => {
+      const machine = this.get(key);
+      if (machine.locked) throw new ConflictError(`machine ${machine.id} is locked: unlock it before changing its user-data`);
+      return machine;
+    };
+    if (check) {
+      unlocked();
+      await check();
+    }
+    const machine = unlocked();
     const updated = this.deps.store.machines.update(machine.id, { userData: value })!;
     this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: value === '' ? 'user-data cleared' : `user-data set (${summary})` });
     return updated;

@@ -124,13 +124,29 @@ describe('ScriptRuns', () => {
 });
 
 describe('MachineService.setUserData', () => {
-  test('stores it and notes it on the timeline without the content; clears with ""; a locked machine refuses', () => {
+  test('stores it and notes it on the timeline without the content; clears with ""; a locked or unknown machine refuses', async () => {
     const machine = service.add({ mac, power: { type: 'manual' } });
-    expect(service.setUserData(machine.id, '#cloud-config\npassword: secret\n', 'cloud-config, 30 bytes').userData).toBe('#cloud-config\npassword: secret\n');
-    expect(service.setUserData(machine.hostname, '', 'none, 0 bytes').userData).toBe('');
+    expect((await service.setUserData(machine.id, '#cloud-config\npassword: secret\n', 'cloud-config, 30 bytes')).userData).toBe('#cloud-config\npassword: secret\n');
+    expect((await service.setUserData(machine.hostname, '', 'none, 0 bytes')).userData).toBe('');
     expect(details(machine.id, 'note').filter((d) => d.startsWith('user-data'))).toEqual(['user-data set (cloud-config, 30 bytes)', 'user-data cleared']);
     service.update(machine.id, { locked: true });
-    expect(() => service.setUserData(machine.id, '#cloud-config\n', 'x')).toThrow(expect.objectContaining({ statusCode: 409 }));
-    expect(() => service.setUserData('nope', '', 'x')).toThrow(expect.objectContaining({ statusCode: 404 }));
+    await expect(service.setUserData(machine.id, '#cloud-config\n', 'x')).rejects.toMatchObject({ statusCode: 409 });
+    await expect(service.setUserData('nope', '', 'x')).rejects.toMatchObject({ statusCode: 404 });
+  });
+
+  test('the check runs only for an unlocked machine, and a lock taken while it runs still wins', async () => {
+    const machine = service.add({ mac, power: { type: 'manual' } });
+    service.update(machine.id, { locked: true });
+    let checks = 0;
+    await expect(service.setUserData(machine.id, '#cloud-config\n', 'x', async () => { checks++; })).rejects.toMatchObject({ statusCode: 409 });
+    expect(checks).toBe(0);
+    service.update(machine.id, { locked: false });
+    const lockMeanwhile = async () => { checks++; service.update(machine.id, { locked: true }); };
+    await expect(service.setUserData(machine.id, '#cloud-config\n', 'x', lockMeanwhile)).rejects.toMatchObject({ statusCode: 409 });
+    expect(checks).toBe(1);
+    expect(service.get(machine.id).userData).toBe('');
+    service.update(machine.id, { locked: false });
+    await expect(service.setUserData(machine.id, '#cloud-config\n', 'x', async () => { throw new Error('schema says no'); })).rejects.toThrow('schema says no');
+    expect(service.get(machine.id).userData).toBe('');
   });
 });
