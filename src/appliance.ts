@@ -18,6 +18,8 @@ import { MachineService, type MachineServiceDeps } from './machines/service.js';
 import { BootAuth, plainIpv4, type LeaseLookup } from './machines/boot-auth.js';
 import { BoundedEvents } from './machines/event-bounds.js';
 import { Tagging } from './machines/tagging.js';
+import { Catalogue } from './machines/catalogue.js';
+import { ScriptRuns } from './machines/script-runs.js';
 import { builtinScriptsDir } from './paths.js';
 import { createPowerDriver, parsePowerSettings } from './power/index.js';
 import { cloudInitRoutes, cloudInitSchemaChecker, cloudInitVersion, RenderCache, type SchemaChecker } from './cloud-init/index.js';
@@ -112,6 +114,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
     service.start();
     closers.push(() => service.close());
     const tagging = new Tagging(store);
+    const catalogue = new Catalogue(store, service.scripts);
     const renderCache = new RenderCache();
     closers.push(() => renderCache.close());
     const userDataChecker = overrides.userDataChecker ?? await schemaChecker(config.cloudInit, log);
@@ -145,7 +148,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
         limits: config.http,
       });
       app.register(enlistRoutes, { store, tagging });
-      app.register(machineCallbackRoutes, { store, service, tagging, auth });
+      app.register(machineCallbackRoutes, { auth, runs: new ScriptRuns({ store, service, tagging }) });
       app.register(cloudInitRoutes, { auth, events: bootEvents, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys });
       closers.push(() => app.close());
       bootApp = app;
@@ -154,7 +157,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
     let apiApp: FastifyInstance | null = null;
     if (config.api.enabled) {
       const api = await buildApiApp({
-        store, service, tagging, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images, limits: config.api,
+        store, service, tagging, catalogue, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images, limits: config.api,
       });
       closers.push(() => api.close());
       apiApp = api;

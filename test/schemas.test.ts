@@ -5,7 +5,7 @@ import { Value } from '@sinclair/typebox/value';
 import Fastify from 'fastify';
 import { describe, expect, test } from 'vitest';
 import { envFile } from '../src/enlist/bundle.js';
-import { scriptProblem } from '../src/enlist/scripts.js';
+import { scriptProblem } from '../src/machines/scripts.js';
 import { BundleError } from '../src/errors.js';
 import { ClosedRecord, Hostname, Id, Mac, MacInput, machineMacProblem, SafeText } from '../src/schemas.js';
 

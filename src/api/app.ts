@@ -10,6 +10,7 @@ import { cloudInitSchemaChecker } from '../cloud-init/index.js';
 import { NetbootError, UnauthorizedError } from '../errors.js';
 import { appLogger } from '../http-log.js';
 import { defaultHttpLimits, limitOptions, type HttpLimits } from '../http-listen.js';
+import type { Catalogue } from '../machines/catalogue.js';
 import type { MachineService } from '../machines/service.js';
 import type { Tagging } from '../machines/tagging.js';
 import type { Store } from '../store/index.js';
@@ -23,6 +24,8 @@ export interface ApiDeps {
   readonly store: Store;
   readonly service: MachineService;
   readonly tagging: Tagging;
+  /** Scripts, zones and pools. */
+  readonly catalogue: Catalogue;
   readonly token: string;
   readonly log: Logger;
   /** The schema check of operator user-data; without it only the YAML is checked. */

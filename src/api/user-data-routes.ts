@@ -4,7 +4,6 @@
 // at the machine's next cloud-init boot (src/cloud-init/render.ts renderUserData).
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsync } from 'fastify';
-import { ConflictError } from '../errors.js';
 import { MAX_USER_DATA_BYTES, parseOperatorUserData } from '../cloud-init/operator-user-data.js';
 import type { RenderCache, SchemaChecker } from '../cloud-init/index.js';
 import { Closed, Id as MachineKey } from '../schemas.js';
@@ -22,7 +21,7 @@ export const userDataRoutes: FastifyPluginAsync<ApiDeps & { userData: UserDataDe
   for (const type of ['application/yaml', 'application/x-yaml', 'text/yaml', 'text/cloud-config', 'text/x-shellscript']) {
     app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: MAX_USER_DATA_BYTES + 1024 }, (_req, body, done) => done(null, body));
   }
-  const { service, store, userData } = deps;
+  const { service, userData } = deps;
 
   app.get('/machines/:id/user-data', { schema: { params: Id } }, async (request, reply) => {
     const machine = service.get((request.params as { id: string }).id);
@@ -30,14 +29,12 @@ export const userDataRoutes: FastifyPluginAsync<ApiDeps & { userData: UserDataDe
   });
 
   const replaceUserData = async (key: string, text: string) => {
-    const machine = service.get(key);
-    if (machine.locked) throw new ConflictError(`machine ${machine.id} is locked: unlock it before changing its user-data`);
+    // The lock is the domain's to check (MachineService.setUserData), before and after the schema check.
     const parsed = parseOperatorUserData(text);
-    if (parsed.kind === 'cloud-config') await userData.checker.check(parsed.text);
     const value = parsed.kind === 'none' ? '' : parsed.text;
-    const updated = store.machines.update(machine.id, { userData: value })!;
-    userData.cache?.invalidate(machine.id);
-    store.events.record({ mac: machine.bootMac, type: 'note', detail: value === '' ? 'user-data cleared' : `user-data set (${parsed.kind}, ${Buffer.byteLength(value)} bytes)` });
+    const check = parsed.kind === 'cloud-config' ? () => userData.checker.check(parsed.text) : undefined;
+    const updated = await service.setUserData(key, value, `${parsed.kind}, ${Buffer.byteLength(value)} bytes`, check);
+    userData.cache?.invalidate(updated.id);
     return { id: updated.id, kind: parsed.kind, bytes: Buffer.byteLength(value), schemaChecked: parsed.kind === 'cloud-config' && userData.checker.available };
   };
 

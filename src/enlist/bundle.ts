@@ -4,7 +4,7 @@
 import { Buffer } from 'node:buffer';
 import { pack } from 'tar-stream';
 import { BundleError } from '../errors.js';
-import { PARAMETER_NAME, type RunnableScript } from './scripts.js';
+import { PARAMETER_NAME, type RunnableScript } from '../machines/scripts.js';
 
 /** POSIX shell single quotes: everything literal, a quote as '\''. */
 function shellQuote(value: string): string {

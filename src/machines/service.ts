@@ -17,8 +17,7 @@ import {
 } from './lifecycle.js';
 import type { Machine, PowerSettingsValue } from './model.js';
 import { normaliseMac } from './boot.js';
-import { scriptProblem, scriptsForPhase, type RunnableScript } from '../enlist/scripts.js';
-import { fromStored } from '../enlist/scripts.js';
+import { scriptProblem, ScriptCatalogue, type RunnableScript } from './scripts.js';
 import { MachineTimers } from './timers.js';
 import { PowerQueue } from './power-queue.js';
 
@@ -27,6 +26,7 @@ export interface MachineServiceDeps {
   readonly powerDriver: (settings: PowerSettingsValue) => PowerDriver;
   /** Seconds each life-cycle timer runs before the machine is failed for not calling back. */
   readonly timeouts: Readonly<Record<TimerName, number>>;
+  /** The built-in scripts (src/enlist/scripts.ts loads them); with the stored ones they form `scripts`. */
   readonly builtinScripts: readonly RunnableScript[];
   readonly log: Logger;
   readonly now?: () => number;
@@ -50,6 +50,8 @@ const defaultSleep = (ms: number, signal: AbortSignal) => sleepFor(ms, undefined
 interface PhaseMark { readonly state: Machine['state']; readonly deadline: number | null }
 
 export class MachineService {
+  /** Built-in and uploaded scripts: runs are chosen from it, the API lists it (src/machines/catalogue.ts). */
+  readonly scripts: ScriptCatalogue;
   private readonly now: () => number;
   private readonly timers: MachineTimers;
   private readonly queue: PowerQueue;
@@ -58,6 +60,7 @@ export class MachineService {
 
   constructor(private readonly deps: MachineServiceDeps) {
     this.now = deps.now ?? Date.now;
+    this.scripts = new ScriptCatalogue(deps.store, deps.builtinScripts);
     this.timers = new MachineTimers(this.now, (id, deadline) => this.onTimer(id, deadline), deps.log);
     this.queue = new PowerQueue(deps.log);
   }
@@ -143,6 +146,28 @@ export class MachineService {
     return machines.update(machine.id, patch)!;
   }
 
+  /**
+   * The operator's user-data (parsed by the caller: src/cloud-init); '' clears it. `summary` says
+   * what it is on the timeline (never the content: it may hold secrets). `check` (cloud-init's schema
+   * check, a subprocess) runs only for an unlocked machine; the lock is read again after it, so a
+   * lock taken meanwhile still wins.
+   */
+  async setUserData(key: string, value: string, summary: string, check?: () => Promise<void>): Promise<Machine> {
+    const unlocked = (): Machine => {
+      const machine = this.get(key);
+      if (machine.locked) throw new ConflictError(`machine ${machine.id} is locked: unlock it before changing its user-data`);
+      return machine;
+    };
+    if (check) {
+      unlocked();
+      await check();
+    }
+    const machine = unlocked();
+    const updated = this.deps.store.machines.update(machine.id, { userData: value })!;
+    this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: value === '' ? 'user-data cleared' : `user-data set (${summary})` });
+    return updated;
+  }
+
   delete(key: string): void {
     const machine = this.get(key);
     if (machine.locked) throw new ConflictError(`machine ${machine.id} is locked: unlock it before deleting it`);
@@ -152,8 +177,7 @@ export class MachineService {
 
   /** The scripts of the machine's current run (what its bundle holds). */
   runScripts(machine: Machine, phase: 'commissioning' | 'testing'): RunnableScript[] {
-    const all = [...this.deps.builtinScripts, ...this.deps.store.scripts.list().map(fromStored)];
-    return scriptsForPhase(all, phase, machine.tags).filter((script) => {
+    return this.scripts.forPhase(phase, machine.tags).filter((script) => {
       // A script stored before names were checked (probe F8) is left out of the run, not written
       // into the bundle (bundle.ts would refuse it, and every machine's bundle would fail with it).
       const problem = scriptProblem(script);
@@ -166,7 +190,7 @@ export class MachineService {
 
   private store(before: Machine, event: LifecycleEvent, state: Machine['state'], effects: readonly Effect[]): Machine {
     const { store } = this.deps;
-    return store.db.transaction(() => {
+    return store.transaction(() => {
       const next = factsAfter(facts(before), event, state);
       const patch: { -readonly [K in keyof MachinePatch]: MachinePatch[K] } = {
         state, skipTests: next.skipTests ?? false, commissioned: next.commissioned ?? false,
@@ -193,7 +217,7 @@ export class MachineService {
       if (patch.timer === null) this.timers.disarm(after.id);
       else if (patch.timer) this.timers.arm(after.id, patch.timer.deadline);
       return after;
-    }).immediate();
+    });
   }
 
   /** Closes the run a callback, a timeout or an abort ends. */

@@ -15,13 +15,13 @@ export class Tagging {
   define(tag: Tag): Tag {
     if (!TAG_NAME.test(tag.name)) throw new ValidationError(`tag name '${tag.name}' must match ${TAG_NAME.source}`);
     const matches = tag.definition.trim() === '' ? undefined : compileTagDefinition(tag.definition);
-    this.store.db.transaction(() => {
+    this.store.transaction(() => {
       this.store.groups.putTag(tag);
       if (matches) {
         const members = this.store.machines.list().filter((m) => m.inventory && matches(m.inventory)).map((m) => m.id);
         this.store.groups.setTagMembers(tag.name, members);
       }
-    })();
+    });
     return this.store.groups.tag(tag.name)!;
   }
 

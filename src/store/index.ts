@@ -23,6 +23,12 @@ export interface Store {
   readonly relays: SqliteRelayStore;
   readonly scripts: SqliteScriptStore;
   readonly groups: SqliteGroupStore;
+  /**
+   * Runs fn in one immediate transaction (the write lock is taken at BEGIN, so two writers never
+   * deadlock on an upgrade) and returns its value; a throw rolls everything back. The domain uses
+   * this, never `db`, so another backend can supply its own (ARCHITECTURE.md scale-out).
+   */
+  transaction<T>(fn: () => T): T;
   /** Writes queued events, waits for the WAL flush in progress, then closes both connections. */
   close(): Promise<void>;
 }
@@ -39,6 +45,7 @@ export function openStore(dataDir: string, now: () => number = Date.now): Store 
     relays: new SqliteRelayStore(db, now),
     scripts: new SqliteScriptStore(db, now),
     groups: new SqliteGroupStore(db),
+    transaction: <T>(fn: () => T): T => db.transaction(fn).immediate(),
     close: async () => {
       events.flush(); // queued events are written before the database closes
       // A lease ACKed after its fdatasync must not lose that flush to a close racing it (wal-sync.ts).

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { untar } from '../support/tar.js';
 import type { FastifyInstance } from 'fastify';
-import type { RunnableScript } from '../../src/enlist/index.js';
+import type { RunnableScript } from '../../src/machines/scripts.js';
 import { MachineService } from '../../src/machines/service.js';
 import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
 import type { Store } from '../../src/store/index.js';

@@ -13,6 +13,7 @@ import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js'
 import { openStore, type Store } from '../../src/store/index.js';
 import { tempDir } from '../support/fixtures.js';
 import { BootAuth } from '../../src/machines/boot-auth.js';
+import { Catalogue } from '../../src/machines/catalogue.js';
 
 const runToken = 'RunTokenAbcdefgh0123456789';
 const operatorToken = 'operator-token-for-tests-0123456789';
@@ -60,7 +61,7 @@ test('the operator API logs neither the Authorization header nor a token in the 
   });
   cleanups.push(() => service.close());
   const { log, text } = capture();
-  const api: FastifyInstance = await buildApiApp({ store, service, tagging: new Tagging(store), token: operatorToken, log });
+  const api: FastifyInstance = await buildApiApp({ store, service, tagging: new Tagging(store), catalogue: new Catalogue(store, service.scripts), token: operatorToken, log });
   cleanups.push(() => api.close());
   const listed = await api.inject({ url: '/api/v1/machines', headers: { authorization: `Bearer ${operatorToken}` } });
   expect(listed.statusCode).toBe(200);

@@ -3,7 +3,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { untar } from '../support/tar.js';
 import type { FastifyInstance } from 'fastify';
-import type { RunnableScript } from '../../src/enlist/index.js';
+import type { RunnableScript } from '../../src/machines/scripts.js';
 import type { Store } from '../../src/store/index.js';
 import { sampleInventory } from '../support/fixtures.js';
 import { operatorToken as token, testAppliance, type TestAppliance } from '../support/appliance.js';

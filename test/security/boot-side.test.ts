@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { MachineService } from '../../src/machines/service.js';
 import type { Store } from '../../src/store/index.js';
-import { resultLimits } from '../../src/enlist/result-limits.js';
+import { resultLimits } from '../../src/machines/result-limits.js';
 import type { Machine } from '../../src/machines/model.js';
 import { sampleInventory } from '../support/fixtures.js';
 import { testAppliance, type TestAppliance } from '../support/appliance.js';

@@ -1,0 +1,141 @@
+// A machine's commissioning or testing run, as its callbacks see it (src/enlist/machine-routes.ts
+// authenticates them and translates HTTP): the scripts its bundle holds, each script's result (with
+// the inventory script's output becoming the machine's inventory, automatic tags following it), and
+// the end of the phase with the run's verdict. Every method first checks the machine's run is in the
+// phase named: a late callback from an earlier run changes nothing. The machine handed in is the one
+// the request authenticated (src/machines/boot-auth.ts), read for that request.
+import { Value } from '@sinclair/typebox/value';
+import { ConflictError } from '../errors.js';
+import type { ScriptKind, Store } from '../store/index.js';
+import { InventorySchema, inventoryProblem } from './inventory.js';
+import type { Machine } from './model.js';
+import { checkResultSize, outputTail } from './result-limits.js';
+import type { RunnableScript } from './scripts.js';
+import type { MachineService } from './service.js';
+import type { Tagging } from './tagging.js';
+
+/** One script's result as the machine reports it (decoded from the wire). */
+export interface ResultReport {
+  readonly phase: ScriptKind;
+  readonly name: string;
+  readonly exitCode: number;
+  readonly timedOut: boolean;
+  readonly durationMs: number;
+  readonly stdout: Buffer;
+  readonly stderr: Buffer;
+  readonly files: Readonly<Record<string, Buffer>>;
+}
+
+export interface ScriptRunsDeps {
+  readonly store: Pick<Store, 'machines' | 'scripts' | 'events' | 'transaction'>;
+  readonly service: Pick<MachineService, 'runScripts' | 'act'>;
+  readonly tagging: Pick<Tagging, 'refresh'>;
+}
+
+/** Which phase a machine's current run is in, or undefined when it is not running scripts. */
+function runningPhase(machine: Machine): ScriptKind | undefined {
+  if (machine.state === 'Commissioning') return 'commissioning';
+  if (machine.state === 'Testing') return 'testing';
+  return undefined;
+}
+
+export class ScriptRuns {
+  constructor(private readonly deps: ScriptRunsDeps) {}
+
+  /** The scripts the machine's bundle holds, in run order, and when the run started (the bundle's mtime). */
+  bundle(machine: Machine, phase: ScriptKind): { scripts: RunnableScript[]; startedAt: number } {
+    this.inPhase(machine, phase);
+    const { store } = this.deps;
+    const run = machine.runId === null ? undefined : store.scripts.run(machine.runId);
+    // The run fixed its script list when it started; a script added since waits for the next run.
+    const scripts = this.deps.service.runScripts(machine, phase).filter((s) => !run || run.scripts.includes(s.name));
+    store.events.record({ mac: machine.bootMac, type: 'scripts', detail: `${phase}: ${scripts.map((s) => s.name).join(', ') || 'none'}` });
+    return { scripts, startedAt: run?.startedAt ?? 0 };
+  }
+
+  /** Keeps a script's result (output as its tail, within the run's cap); inventory.json becomes the inventory. */
+  recordResult(machine: Machine, report: ResultReport): void {
+    this.inPhase(machine, report.phase);
+    const { store } = this.deps;
+    const run = machine.runId === null ? undefined : store.scripts.run(machine.runId);
+    if (!run?.scripts.includes(report.name)) throw new ConflictError(`script '${report.name}' is not part of run ${machine.runId}`);
+    const stdout = outputTail(report.stdout);
+    const stderr = outputTail(report.stderr);
+    // Files are stored as base64 (scripts-repo.ts): counted as such against the run's cap.
+    const kept = stdout.length + stderr.length + Object.values(report.files).reduce((sum, f) => sum + Math.ceil(f.length / 3) * 4, 0);
+    checkResultSize(report.files, kept, store.scripts.storedBytes(run.id, report.name));
+    store.scripts.addResult(run.id, {
+      name: report.name, exitCode: report.exitCode, timedOut: report.timedOut, durationMs: report.durationMs, stdout, stderr, files: report.files,
+    });
+    const outcome = report.timedOut ? 'timed out' : `exit ${report.exitCode}`;
+    store.events.record({ mac: machine.bootMac, type: 'script-result', detail: `${report.name} ${outcome} in ${report.durationMs} ms` });
+    const inventory = report.files['inventory.json'];
+    if (report.phase === 'commissioning' && inventory) this.ingestInventory(machine, inventory);
+  }
+
+  /** The machine says its phase is over: it passes unless it reports an error or a script failed. */
+  finish(machine: Machine, phase: ScriptKind, error?: string): Machine {
+    this.inPhase(machine, phase);
+    const failure = error ?? this.runFailure(machine);
+    return this.deps.service.act(machine.id, failure ? { type: 'phase-failed', reason: failure } : { type: 'phase-passed' });
+  }
+
+  /**
+   * The inventory script's output becomes the machine's inventory, held to the enlistment's rules
+   * (schema, boot MAC among the NICs); automatic tags follow it. A bad one is refused on the
+   * timeline and the previous inventory stays.
+   */
+  ingestInventory(machine: Machine, bytes: Buffer): Machine | undefined {
+    const { store } = this.deps;
+    const refuse = (why: string) => {
+      store.events.record({ mac: machine.bootMac, type: 'inventory', detail: `${why}: kept the previous inventory` });
+      return undefined;
+    };
+    let inventory: unknown;
+    try {
+      inventory = JSON.parse(bytes.toString('utf8'));
+    } catch {
+      return refuse('inventory.json is not JSON');
+    }
+    if (!Value.Check(InventorySchema, inventory)) {
+      const first = [...Value.Errors(InventorySchema, inventory)][0];
+      return refuse(`inventory.json rejected (${first?.path} ${first?.message})`);
+    }
+    const problem = inventoryProblem(inventory);
+    if (problem) return refuse(`inventory.json rejected (${problem})`);
+    return store.transaction(() => {
+      const updated = store.machines.setInventory(machine.id, inventory);
+      if (!updated) return undefined;
+      // NICs the machine was not known by until now (added by hand with its boot MAC) bring their events.
+      store.events.adoptByMacs(machine.id, inventory.nics.map((n) => n.mac.toLowerCase()));
+      const { added, removed } = this.deps.tagging.refresh(updated);
+      store.events.record({
+        mac: machine.bootMac, type: 'inventory',
+        detail: `${inventory.cpu.count} cpu, ${Math.round(inventory.memoryBytes / 2 ** 20)} MiB, ${inventory.disks.length} disk(s)`
+          + `${added.length ? `; tagged ${added.join(', ')}` : ''}${removed.length ? `; untagged ${removed.join(', ')}` : ''}`,
+      });
+      return store.machines.get(machine.id);
+    });
+  }
+
+  private inPhase(machine: Machine, phase: ScriptKind): void {
+    const current = runningPhase(machine);
+    if (current !== phase) throw new ConflictError(`machine ${machine.id} is ${machine.state}, not running ${phase} scripts`);
+  }
+
+  /** Why the run failed, from its results: the first script that failed, timed out or never reported. */
+  private runFailure(machine: Machine): string | undefined {
+    const run = machine.runId === null ? undefined : this.deps.store.scripts.run(machine.runId);
+    if (!run) return 'no script run is recorded for this machine';
+    for (const name of run.scripts) {
+      const result = run.results.find((r) => r.name === name);
+      if (!result) return `script ${name} reported no result`;
+      if (result.timedOut) return `script ${name} timed out after ${result.durationMs} ms`;
+      if (result.exitCode !== 0) {
+        const lastLine = result.stderr.toString('utf8').trim().split('\n').at(-1) ?? '';
+        return `script ${name} exited ${result.exitCode}${lastLine ? `: ${lastLine.slice(0, 200)}` : ''}`;
+      }
+    }
+    return undefined;
+  }
+}
