@@ -10,8 +10,8 @@ import { LifecycleBooter } from './machines/booter.js';
 import { buildBootApp } from './http-boot/index.js';
 import { enlistRoutes } from './enlist/index.js';
 import { startDhcpServer, startProxyDhcpServer, type DhcpServer, type ProxyDhcpServer } from './dhcp/index.js';
-import { startTftpServer, tftpNamespace } from './tftp/index.js';
-import { buildApiApp, operatorToken } from './api/index.js';
+import { startTftpServer, tftpNamespace, tftpTimelineEvent } from './tftp/index.js';
+import { buildApiApp, operatorToken, PromMetrics } from './api/index.js';
 import { loadBuiltinScripts, machineCallbackRoutes } from './enlist/index.js';
 import { MachineService } from './machines/service.js';
 import { BootAuth, plainIpv4 } from './machines/boot-auth.js';
@@ -87,6 +87,8 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     const macOfAddress = (address: string) => (proxyMode ? proxy?.macOf(plainIpv4(address)) : leaseMac(store, address));
     // Everything a host on the boot network makes us record is cleaned and rate-bound (event-bounds.ts).
     const bootEvents = new BoundedEvents(store.events, { log: log.child({ subsystem: 'events' }) });
+    // What the servers count, scraped at GET /api/v1/metrics (src/metrics.ts).
+    const metrics = new PromMetrics();
     // Tokens are bound to the lease holder's address wherever we run DHCP (README "Threat model").
     const auth = new BootAuth({
       machines: store.machines, events: bootEvents, ...(config.dhcp?.enabled ? { leases: { macOf: macOfAddress } } : {}),
@@ -100,7 +102,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     let httpAddress: Appliance['httpAddress'] = null;
     if (config.http.enabled) {
       const app = buildBootApp({
-        booter, files: images, events: bootEvents, publicUrl, log, auth, loaders: httpLoaderFiles(config.boot),
+        booter, files: images, events: bootEvents, metrics, publicUrl, log, auth, loaders: httpLoaderFiles(config.boot),
         limits: config.http,
       });
       app.register(enlistRoutes, { store, tagging });
@@ -114,7 +116,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     let apiAddress: Appliance['apiAddress'] = null;
     if (config.api.enabled) {
       const api = await buildApiApp({
-        store, service, tagging, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images, limits: config.api,
+        store, service, tagging, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images, limits: config.api, metrics,
       });
       closers.push(() => api.close());
       apiAddress = await listenHttp(api, { name: 'operator API', hostKey: 'api.host', portKey: 'api.port', host: config.api.host, port: config.api.port });
@@ -124,7 +126,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     if (config.tftp.enabled) {
       const files = tftpNamespace({ loaders: tftpLoaderFiles(config.boot), images, booter, events: bootEvents, macOfAddress });
       const tftp = await startTftpServer({
-        host: tftpHost(config), port: config.tftp.port, files, log,
+        host: tftpHost(config), port: config.tftp.port, files, log, metrics,
         options: {
           mtu: config.tftp.mtu, maxTransfers: config.tftp.maxTransfers, maxPerClient: config.tftp.maxPerClient,
           timeoutMs: config.tftp.timeoutMs, retries: config.tftp.retries, maxWindow: config.tftp.maxWindow,
@@ -133,9 +135,8 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
         cacheBytes: config.tftp.cacheMiB * 1024 * 1024,
         events: (event) => {
           const mac = macOfAddress(event.address);
-          // ERROR 8 after our OACK is the PXE/OVMF tsize probe (FACTS.md), not a failure worth a timeline entry.
-          if (!mac || event.clientErrorCode === 8) return;
-          bootEvents.record({ mac, type: event.kind === 'sent' ? 'tftp-sent' : 'tftp-failed', detail: `${event.name} ${event.bytes} B in ${event.ms} ms` });
+          const entry = mac ? tftpTimelineEvent(event, mac) : null; // null: the tsize probe (FACTS.md)
+          if (entry) bootEvents.record(entry);
         },
       });
       closers.push(() => tftp.close());
@@ -144,7 +145,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
     if (config.dhcp?.enabled && proxyMode) {
       // Beside the site's DHCP server: boot information to PXE clients only, no address, no lease.
       const started = await startProxyDhcpServer({
-        config: config.dhcp, booter, events: bootEvents, log,
+        config: config.dhcp, booter, events: bootEvents, metrics, log,
         bootScriptUrl: (mac: string) => `${publicUrl}/boot/${mac}.ipxe`,
         loaders: loaderChoice(config.boot, publicUrl),
       });
@@ -152,7 +153,7 @@ export async function startAppliance({ config, log, imagesDir }: ApplianceOption
       closers.push(() => started.close());
     } else if (config.dhcp?.enabled) {
       const dhcp: DhcpServer = await startDhcpServer({
-        config: config.dhcp, leases: store.leases, booter, events: bootEvents, log,
+        config: config.dhcp, leases: store.leases, booter, events: bootEvents, metrics, log,
         bootScriptUrl: (mac: string) => `${publicUrl}/boot/${mac}.ipxe`,
         loaders: loaderChoice(config.boot, publicUrl),
         relays: store.relays,
