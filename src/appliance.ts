@@ -11,8 +11,8 @@ import { LifecycleBooter } from './machines/booter.js';
 import { buildBootApp } from './http-boot/index.js';
 import { enlistRoutes } from './enlist/index.js';
 import { startDhcpServer, startProxyDhcpServer, type DhcpServer, type ProxyDhcpServer } from './dhcp/index.js';
-import { startTftpServer, tftpNamespace } from './tftp/index.js';
-import { buildApiApp, operatorToken } from './api/index.js';
+import { startTftpServer, tftpNamespace, tftpTimelineEvent } from './tftp/index.js';
+import { buildApiApp, operatorToken, PromMetrics } from './api/index.js';
 import { loadBuiltinScripts, machineCallbackRoutes } from './enlist/index.js';
 import { MachineService, type MachineServiceDeps } from './machines/service.js';
 import { BootAuth, plainIpv4, type LeaseLookup } from './machines/boot-auth.js';
@@ -73,6 +73,8 @@ export interface BuiltAppliance {
   readonly bootEvents: BoundedEvents;
   /** Rendered cloud-init documents, per machine version. */
   readonly renderCache: RenderCache;
+  /** What the servers count (GET /api/v1/metrics). */
+  readonly metrics: PromMetrics;
   readonly bootApp: FastifyInstance | null;
   readonly apiApp: FastifyInstance | null;
   listen(): Promise<Appliance>;
@@ -130,6 +132,8 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
       : proxyMode ? proxy?.macOf(plainIpv4(address)) : leaseMac(store, address));
     // Everything a host on the boot network makes us record is cleaned and rate-bound (event-bounds.ts).
     const bootEvents = new BoundedEvents(store.events, { log: log.child({ subsystem: 'events' }) });
+    // What the servers count, scraped at GET /api/v1/metrics (src/metrics.ts).
+    const metrics = new PromMetrics();
     // Tokens are bound to the lease holder's address wherever we run DHCP (README "Threat model").
     const auth = new BootAuth({
       machines: store.machines, events: bootEvents,
@@ -144,7 +148,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
     let bootApp: FastifyInstance | null = null;
     if (config.http.enabled) {
       const app = buildBootApp({
-        booter, files: images, events: bootEvents, publicUrl, log, auth, loaders: httpLoaderFiles(config.boot),
+        booter, files: images, events: bootEvents, metrics, publicUrl, log, auth, loaders: httpLoaderFiles(config.boot),
         limits: config.http,
       });
       app.register(enlistRoutes, { store, tagging });
@@ -157,7 +161,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
     let apiApp: FastifyInstance | null = null;
     if (config.api.enabled) {
       const api = await buildApiApp({
-        store, service, tagging, catalogue, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images, limits: config.api,
+        store, service, tagging, catalogue, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images, limits: config.api, metrics,
       });
       closers.push(() => api.close());
       apiApp = api;
@@ -178,7 +182,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
         if (config.tftp.enabled) {
           const files = tftpNamespace({ loaders: tftpLoaderFiles(config.boot), images, booter, events: bootEvents, macOfAddress });
           const tftp = await startTftpServer({
-            host: tftpHost(config), port: config.tftp.port, files, log,
+            host: tftpHost(config), port: config.tftp.port, files, log, metrics,
             options: {
               mtu: config.tftp.mtu, maxTransfers: config.tftp.maxTransfers, maxPerClient: config.tftp.maxPerClient,
               timeoutMs: config.tftp.timeoutMs, retries: config.tftp.retries, maxWindow: config.tftp.maxWindow,
@@ -187,9 +191,8 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
             cacheBytes: config.tftp.cacheMiB * 1024 * 1024,
             events: (event) => {
               const mac = macOfAddress(event.address);
-              // ERROR 8 after our OACK is the PXE/OVMF tsize probe (FACTS.md), not a failure worth a timeline entry.
-              if (!mac || event.clientErrorCode === 8) return;
-              bootEvents.record({ mac, type: event.kind === 'sent' ? 'tftp-sent' : 'tftp-failed', detail: `${event.name} ${event.bytes} B in ${event.ms} ms` });
+              const entry = mac ? tftpTimelineEvent(event, mac) : null; // null: the tsize probe (FACTS.md)
+              if (entry) bootEvents.record(entry);
             },
           });
           closers.push(() => tftp.close());
@@ -197,7 +200,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
         if (config.dhcp?.enabled && proxyMode) {
           // Beside the site's DHCP server: boot information to PXE clients only, no address, no lease.
           const started = await startProxyDhcpServer({
-            config: config.dhcp, booter, events: bootEvents, log,
+            config: config.dhcp, booter, events: bootEvents, metrics, log,
             bootScriptUrl: (mac: string) => `${publicUrl}/boot/${mac}.ipxe`,
             loaders: loaderChoice(config.boot, publicUrl),
           });
@@ -205,7 +208,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
           closers.push(() => started.close());
         } else if (config.dhcp?.enabled) {
           const dhcp: DhcpServer = await startDhcpServer({
-            config: config.dhcp, leases: store.leases, booter, events: bootEvents, log,
+            config: config.dhcp, leases: store.leases, booter, events: bootEvents, metrics, log,
             bootScriptUrl: (mac: string) => `${publicUrl}/boot/${mac}.ipxe`,
             loaders: loaderChoice(config.boot, publicUrl),
             relays: store.relays,
@@ -220,7 +223,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
         throw error;
       }
     };
-    return { store, images, publicUrl, service, tagging, auth, bootEvents, renderCache, bootApp, apiApp, listen, close };
+    return { store, images, publicUrl, service, tagging, auth, bootEvents, renderCache, metrics, bootApp, apiApp, listen, close };
   } catch (error) {
     await close();
     throw error;

@@ -18,6 +18,7 @@ import { catalogueRoutes } from './catalogue-routes.js';
 import { eventRoutes, type StreamLimits } from './event-routes.js';
 import { imageRoutes, type ImageRoutesDeps } from './image-routes.js';
 import { machineRoutes } from './machine-routes.js';
+import { metricsRoutes, type MetricsRouteDeps } from './metrics.js';
 import { userDataRoutes, type UserDataDeps } from './user-data-routes.js';
 
 export interface ApiDeps {
@@ -36,6 +37,8 @@ export interface ApiDeps {
   readonly streamLimits?: StreamLimits;
   /** Request and idle bounds (defaults: src/http-listen.ts). */
   readonly limits?: HttpLimits;
+  /** What the servers count, served at GET /api/v1/metrics; without it the route is absent. */
+  readonly metrics?: MetricsRouteDeps['metrics'];
 }
 
 export async function buildApiApp(deps: ApiDeps): Promise<FastifyInstance> {
@@ -78,5 +81,6 @@ export async function buildApiApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(catalogueRoutes, { prefix: '/api/v1', ...deps });
   await app.register(eventRoutes, { prefix: '/api/v1', ...deps });
   if (deps.images) await app.register(imageRoutes, { prefix: '/api/v1', images: deps.images });
+  if (deps.metrics) await app.register(metricsRoutes, { prefix: '/api/v1', metrics: deps.metrics });
   return app;
 }

@@ -20,11 +20,15 @@ import {
 } from './codec/index.js';
 import { heardAddress, osRequestAddress, proxyRespond, screenProxy, type ProxyContext, type ProxyPort } from './proxy.js';
 import { bindSocket, closeSocket, explainBindError, sendTo } from '../udp.js';
+import { noMetrics, type Metrics } from '../metrics.js';
+import { dhcpCounters, typeLabel, type DhcpCounters } from './metrics.js';
 
 export interface ProxyDhcpServerDeps {
   readonly config: DhcpConfig;
   readonly booter: Booter;
   readonly events: EventSink;
+  /** Packets by message type, replies, ignored requests (src/metrics.ts); none when absent. */
+  readonly metrics?: Metrics;
   readonly log: Logger;
   /** Absolute URL of the iPXE script for a MAC (src/http-boot serves it). */
   readonly bootScriptUrl: (mac: string) => string;
@@ -79,12 +83,13 @@ export async function startProxyDhcpServer(deps: ProxyDhcpServerDeps): Promise<P
   sender.setBroadcast(true); // SO_BROADCAST: offers go to 255.255.255.255
 
   const addresses = new Map<string, string>();
+  const counters = dhcpCounters(deps.metrics ?? noMetrics);
   const inFlight = new Set<Promise<void>>();
   let closing = false;
   const listen = (socket: Socket, via: ProxyPort, replyFrom: Socket) => {
     socket.on('message', (message: Buffer, from: RemoteInfo) => {
       if (closing) return;
-      const task = handlePacket({ ...deps, ctx, log, addresses }, message, from, via, replyFrom)
+      const task = handlePacket({ ...deps, ctx, log, addresses, counters }, message, from, via, replyFrom)
         .catch((err: unknown) => log.error({ err }, 'proxyDHCP packet handling failed'))
         .finally(() => inFlight.delete(task));
       inFlight.add(task);
@@ -111,6 +116,7 @@ export async function startProxyDhcpServer(deps: ProxyDhcpServerDeps): Promise<P
 interface HandlerDeps extends ProxyDhcpServerDeps {
   readonly ctx: ProxyContext;
   readonly addresses: Map<string, string>;
+  readonly counters: DhcpCounters;
 }
 
 async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo, via: ProxyPort, replyFrom: Socket): Promise<void> {
@@ -120,6 +126,7 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
     request = decodeDhcp(message);
   } catch (err) {
     if (!(err instanceof DecodeError)) throw err;
+    deps.counters.packets.inc({ server: 'proxy', type: 'malformed' });
     deps.log.debug({ err, from: source, via, length: message.length }, 'malformed DHCP packet ignored');
     return;
   }
@@ -127,9 +134,11 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
   const log = deps.log.child({ mac, xid: `0x${request.xid.toString(16).padStart(8, '0')}` });
   log.trace({ from: source, via, hex: message.toString('hex') }, 'DHCP packet received');
   remember(deps.addresses, heardAddress({ request, via, from }) ?? ofPxeClient(deps.addresses, osRequestAddress({ request, via, from })));
+  deps.counters.packets.inc({ server: 'proxy', type: typeLabel(request.options.messageType) });
 
   const screen = screenProxy(deps.ctx, request, via);
   if (screen.kind === 'ignore') {
+    deps.counters.ignored.inc({ server: 'proxy', reason: screen.code });
     log.debug({ from: source, via, code: screen.code, reason: screen.reason }, 'proxyDHCP: not answered');
     return;
   }
@@ -140,16 +149,19 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
     boot = await decideBoot(deps.booter, screen.client);
   } catch (err) {
     log.error({ err, client: screen.client }, 'the Booter failed: request not answered');
+    deps.counters.ignored.inc({ server: 'proxy', reason: 'booter-failed' });
     return;
   }
   const outcome = proxyRespond(deps.ctx, { request, via, from, boot });
   if (outcome.kind === 'ignore') {
+    deps.counters.ignored.inc({ server: 'proxy', reason: outcome.code });
     log.debug({ code: outcome.code, reason: outcome.reason }, 'proxyDHCP: not answered');
     return;
   }
   const bytes = encodeDhcp(outcome.packet);
   await sendTo(replyFrom, bytes, outcome.dest.port, outcome.dest.address);
   const type = outcome.packet.options.messageType ?? 0;
+  deps.counters.replies.inc({ server: 'proxy', type: typeLabel(type) });
   const file = outcome.packet.options.bootFileName ?? outcome.packet.file;
   log.info({ to: `${outcome.dest.address}:${outcome.dest.port}`, file }, `proxy ${messageTypeName(type)} sent`);
   log.trace({ hex: bytes.toString('hex') }, 'DHCP packet sent');

@@ -28,12 +28,16 @@ import { respond, type Outcome, type RespondContext } from './respond.js';
 import { matchPlacement, relayInfo, type RelaySink } from './placement.js';
 import { ReplyBatch } from './reply-batch.js';
 import { bindSocket, closeSocket, explainBindError, sendTo } from '../udp.js';
+import { noMetrics, type Metrics } from '../metrics.js';
+import { dhcpCounters, typeLabel, type DhcpCounters } from './metrics.js';
 
 export interface DhcpServerDeps {
   readonly config: DhcpConfig;
   readonly leases: LeaseStore;
   readonly booter: Booter;
   readonly events: EventSink;
+  /** Packets by message type, replies, ignored requests (src/metrics.ts); none when absent. */
+  readonly metrics?: Metrics;
   readonly log: Logger;
   /** Absolute URL of the iPXE script for a MAC (src/http-boot serves it). */
   readonly bootScriptUrl: (mac: string) => string;
@@ -95,7 +99,7 @@ export async function startDhcpServer(deps: DhcpServerDeps): Promise<DhcpServer>
 
   const inFlight = new Set<Promise<void>>();
   let closing = false;
-  const handlerDeps: HandlerDeps = { ...deps, ctx, log, now, sender, batch };
+  const handlerDeps: HandlerDeps = { ...deps, ctx, log, now, sender, batch, counters: dhcpCounters(deps.metrics ?? noMetrics) };
   const onMessage = (message: Buffer, from: RemoteInfo): void => {
     if (closing) return;
     const task = handlePacket(handlerDeps, message, from)
@@ -128,6 +132,7 @@ interface HandlerDeps extends DhcpServerDeps {
   readonly now: () => number;
   readonly sender: Socket;
   readonly batch: ReplyBatch;
+  readonly counters: DhcpCounters;
 }
 
 async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo): Promise<void> {
@@ -137,6 +142,7 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
     request = decodeDhcp(message);
   } catch (err) {
     if (!(err instanceof DecodeError)) throw err;
+    deps.counters.packets.inc({ server: 'dhcp', type: 'malformed' });
     deps.log.debug({ err, from: source, length: message.length }, 'malformed DHCP packet ignored');
     if (deps.log.isLevelEnabled('trace')) deps.log.trace({ from: source, hex: message.toString('hex') }, 'malformed DHCP packet');
     return;
@@ -145,6 +151,7 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
   const mac = ethernetMac ?? formatHexColons(request.chaddr);
   const log = deps.log.child({ mac, xid: `0x${request.xid.toString(16).padStart(8, '0')}` });
   const type = request.options.messageType;
+  deps.counters.packets.inc({ server: 'dhcp', type: typeLabel(type) });
   // Hex dumps only when trace is on: building one costs more than decoding the packet.
   if (log.isLevelEnabled('trace')) log.trace({ from: source, hex: message.toString('hex') }, 'DHCP packet received');
   log.debug({ from: source, type: type === undefined ? 'BOOTP' : messageTypeName(type) }, 'DHCP request');
@@ -163,6 +170,7 @@ async function handlePacket(deps: HandlerDeps, message: Buffer, from: RemoteInfo
       boot = await decideBoot(deps.booter, client);
     } catch (err) {
       log.error({ err, client }, 'the Booter failed: request not answered');
+      deps.counters.ignored.inc({ server: 'dhcp', reason: 'booter-failed' });
       recordRequest('not answered: the Booter failed');
       return;
     }
@@ -194,6 +202,7 @@ async function carryOut(
 ): Promise<void> {
   switch (outcome.kind) {
     case 'ignore':
+      deps.counters.ignored.inc({ server: 'dhcp', reason: outcome.code });
       recordRequest(`ignored: ${outcome.reason}`);
       if (outcome.code === 'pool-exhausted') {
         log.warn({ reason: outcome.reason }, 'DHCP pool exhausted: widen dhcp.pool or shorten dhcp.leaseTime');
@@ -220,6 +229,7 @@ async function carryOut(
         await sendTo(deps.sender, bytes, dest.port, dest.address);
       }
       const type = outcome.packet.options.messageType ?? 0;
+      deps.counters.replies.inc({ server: 'dhcp', type: typeLabel(type) });
       // An ACK to INFORM grants no address: the client's own (ciaddr) is the one to show.
       const ip = outcome.packet.yiaddr === ZERO_ADDRESS ? outcome.packet.ciaddr : outcome.packet.yiaddr;
       log.info({ ip, to: `${outcome.dest.address}:${outcome.dest.port}` }, `${messageTypeName(type)} sent`);

@@ -2,6 +2,7 @@ import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { NetbootError } from '../errors.js';
 import { appLogger } from '../http-log.js';
 import { defaultHttpLimits, limitOptions } from '../http-listen.js';
+import { durationBuckets, noMetrics } from '../metrics.js';
 import type { HttpBootDeps } from './deps.js';
 import { fileRoutes } from './file-routes.js';
 import { ipxeRoutes } from './ipxe-routes.js';
@@ -30,6 +31,16 @@ export function buildBootApp(deps: HttpBootDeps): FastifyInstance {
   });
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send({ error: 'NB_ERR_NOT_FOUND', message: `no route ${request.method} ${request.url}` }));
+  // By route pattern, never by URL: a URL can carry a run token (/cloud-init/<token>/) and is the
+  // client's to vary, which would make a time series per request.
+  const metrics = deps.metrics ?? noMetrics;
+  const requests = metrics.counter('netboot_http_requests_total', 'Boot-side HTTP requests answered, by route, method and status', ['route', 'method', 'status']);
+  const seconds = metrics.histogram('netboot_http_request_duration_seconds', 'Boot-side HTTP response times, by route', ['route'], durationBuckets);
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ route, method: request.method, status: reply.statusCode });
+    seconds.observe({ route }, reply.elapsedTime / 1000);
+  });
   app.get('/healthz', async () => ({ ok: true }));
   app.register(ipxeRoutes, deps);
   app.register(fileRoutes, deps);

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Booter, EventSink } from '../machines/boot.js';
 import type { BootAuth } from '../machines/boot-auth.js';
 import type { HttpLimits } from '../http-listen.js';
+import type { Metrics } from '../metrics.js';
 
 export interface ServedFile {
   readonly id: string;
@@ -14,6 +15,8 @@ export interface HttpBootDeps {
   readonly booter: Booter;
   readonly files: { fileById(id: string): ServedFile | undefined };
   readonly events: EventSink;
+  /** Requests by route and status, download octets, script renders (src/metrics.ts); none when absent. */
+  readonly metrics?: Metrics;
   /** Loader name -> absolute path, served at /loaders/<name> (UEFI HTTP Boot fetches ipxe.efi there). */
   readonly loaders: Readonly<Record<string, string>>;
   /**

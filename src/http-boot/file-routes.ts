@@ -1,19 +1,84 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { Type } from '@sinclair/typebox';
+import { Readable, Transform, pipeline } from 'node:stream';
 import { Closed } from '../schemas.js';
 import { basename, dirname } from 'node:path';
-import { normaliseMac } from '../machines/boot.js';
+import { normaliseMac, type EventType } from '../machines/boot.js';
 import { NotFoundError } from '../errors.js';
+import { durationBuckets, noMetrics } from '../metrics.js';
 import type { HttpBootDeps } from './deps.js';
+
+/** A GET being answered, recorded on the machine's timeline when its response ends. */
+interface Download {
+  readonly mac: string | undefined;
+  readonly type: EventType;
+  readonly role: string;
+  readonly detail: string;
+  readonly data: Readonly<Record<string, number | string>>;
+  readonly start: number;
+  bytes: number;
+}
 
 /**
  * GET|HEAD /files/<id>: boot files by opaque id (STYLE.md §5) — the client never names a path.
  * Range and HEAD come from @fastify/static (send): the debian initrd and UEFI HTTP Boot use both.
+ * A GET goes on the timeline when its response ends (code review 2026-12 item 9), with the octets
+ * sent, how long it took, and whether it completed or the client went away.
  */
 export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) => {
   // serve: false — no directory is exposed; sendFile is only called with a path from the image store.
   await app.register(fastifyStatic, { root: '/', serve: false, decorateReply: true });
+  const metrics = deps.metrics ?? noMetrics;
+  const downloadBytes = metrics.counter('netboot_http_download_bytes_total', 'Body octets of boot file downloads passed to the connection', ['role', 'outcome']);
+  const downloadsEnded = metrics.counter('netboot_http_downloads_total', 'Boot file downloads (GET) ended, by role and whether they completed', ['role', 'outcome']);
+  const downloadSeconds = metrics.histogram('netboot_http_download_duration_seconds', 'Time from request to the end of a boot file download', ['role'], durationBuckets);
+  const downloads = new WeakMap<FastifyRequest, Download>();
+
+  /** Starts following a GET: the timeline entry and the counters are written when its response ends. */
+  const follow = (request: FastifyRequest, reply: FastifyReply, start: Omit<Download, 'start' | 'bytes'>): void => {
+    const download: Download = { ...start, start: Date.now(), bytes: 0 };
+    downloads.set(request, download);
+    const res = reply.raw;
+    let ended = false;
+    // 'finish': the last octet is handed to the connection. 'close' without it: the client went away
+    // (or the stream failed) first. Recorded at 'finish' when there is one, so a reader right after
+    // the response (inject, the next request) sees the event.
+    const end = (completed: boolean): void => {
+      if (ended) return;
+      ended = true;
+      const outcome = completed ? 'completed' : 'aborted';
+      const ms = Date.now() - download.start;
+      downloadBytes.inc({ role: download.role, outcome }, download.bytes);
+      downloadsEnded.inc({ role: download.role, outcome });
+      downloadSeconds.observe({ role: download.role }, ms / 1000);
+      if (!download.mac) return;
+      deps.events.record({
+        mac: download.mac, type: download.type, detail: completed ? download.detail : `${download.detail} (aborted)`.trimStart(),
+        data: { ...download.data, bytes: download.bytes, ms, start: download.start, outcome, status: res.statusCode },
+      });
+    };
+    res.once('finish', () => end(true));
+    res.once('close', () => end(res.writableFinished));
+  };
+
+  // The body send streams from the file is counted on its way to the connection: for a completed
+  // download the octets sent, for an aborted one an upper bound of what the client got (what the
+  // kernel still held when the connection went is not known here).
+  app.addHook('onSend', async (request, _reply, payload) => {
+    const download = downloads.get(request);
+    if (!download || !(payload instanceof Readable)) return payload;
+    const counter = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        download.bytes += chunk.length;
+        callback(null, chunk);
+      },
+    });
+    // pipeline: a read error reaches fastify through the counter, and fastify destroying the counter
+    // (the client went away) closes the file.
+    pipeline(payload, counter, () => undefined);
+    return counter;
+  });
 
   app.route({
     method: ['GET', 'HEAD'],
@@ -28,8 +93,8 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
       const file = deps.files.fileById(id);
       if (!file) throw new NotFoundError(`no boot file with id ${id}`);
       if (request.method === 'GET') {
-        const mac = clientMac(request, deps);
-        if (mac) deps.events.record({ mac, type: file.role, detail: rangeDetail(request.headers.range) });
+        const range = parseRange(request.headers.range);
+        follow(request, reply, { mac: clientMac(request, deps), type: file.role, role: file.role, detail: rangeDetail(range), data: rangeData(range) });
       }
       // cacheControl: false, or send's own `public, max-age=0` replaces ours (probe F12): a file
       // id is a content hash, so the bytes behind it never change.
@@ -49,8 +114,7 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
       const path = Object.hasOwn(deps.loaders, name) ? deps.loaders[name] : undefined;
       if (path === undefined) throw new NotFoundError(`no loader '${name}' (known: ${Object.keys(deps.loaders).join(', ')})`);
       if (request.method === 'GET') {
-        const mac = clientMac(request, deps);
-        if (mac) deps.events.record({ mac, type: 'file', detail: `loader ${name}` });
+        follow(request, reply, { mac: clientMac(request, deps), type: 'file', role: 'loader', detail: `loader ${name}`, data: { loader: name } });
       }
       return reply.header('cache-control', 'no-cache').sendFile(basename(path), dirname(path), { dotfiles: 'allow', cacheControl: false });
     },
@@ -69,15 +133,34 @@ function clientMac(request: FastifyRequest, deps: HttpBootDeps): string | undefi
   return (fromQuery && normaliseMac(fromQuery)) || holder;
 }
 
-/**
- * The Range header as parsed, never as sent (a client controls its length: probe F4): the first
- * range and how many more there were.
- */
-export function rangeDetail(range: string | undefined): string {
-  if (!range) return '';
+/** A Range header as parsed: the first range's bounds as sent (either may be empty) and how many there were. */
+export type ParsedRange = { readonly first: string; readonly last: string; readonly count: number } | 'unparsed' | undefined;
+
+/** The Range header as parsed, never as sent (a client controls its length: probe F4). */
+export function parseRange(range: string | undefined): ParsedRange {
+  if (!range) return undefined;
   const specs = /^bytes=(.*)$/i.exec(range.trim())?.[1]?.split(',') ?? [];
   const first = /^\s*(\d{0,19})-(\d{0,19})\s*$/.exec(specs[0] ?? '');
-  if (!first) return 'range (unparsed)';
-  const more = specs.length > 1 ? ` (+${specs.length - 1} more)` : '';
-  return `range ${first[1]}-${first[2]}${more}`;
+  if (!first) return 'unparsed';
+  return { first: first[1]!, last: first[2]!, count: specs.length };
+}
+
+/** The timeline's text for a Range header: the first range and how many more there were. */
+export function rangeDetail(parsed: ParsedRange): string {
+  if (parsed === undefined) return '';
+  if (parsed === 'unparsed') return 'range (unparsed)';
+  const more = parsed.count > 1 ? ` (+${parsed.count - 1} more)` : '';
+  return `range ${parsed.first}-${parsed.last}${more}`;
+}
+
+/** The same as event data: numbers where the bounds are given (up to 19 digits: kept as text past 2^53). */
+function rangeData(range: ParsedRange): Record<string, number | string> {
+  if (range === undefined) return {};
+  if (range === 'unparsed') return { range: 'unparsed' };
+  const bound = (digits: string): number | string => (Number.isSafeInteger(Number(digits)) ? Number(digits) : digits);
+  return {
+    ...(range.first === '' ? {} : { rangeFirst: bound(range.first) }),
+    ...(range.last === '' ? {} : { rangeLast: bound(range.last) }),
+    ranges: range.count,
+  };
 }

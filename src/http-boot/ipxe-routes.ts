@@ -3,6 +3,7 @@ import { Type } from '@sinclair/typebox';
 import { Closed } from '../schemas.js';
 import { normaliseMac, type Arch } from '../machines/boot.js';
 import { NetbootError, ValidationError } from '../errors.js';
+import { noMetrics } from '../metrics.js';
 import type { HttpBootDeps } from './deps.js';
 import { renderIpxeScript, renderRetryScript } from './ipxe-script.js';
 
@@ -10,6 +11,10 @@ const archValues: readonly Arch[] = ['x86', 'x86_64-efi', 'arm64-efi', 'unknown'
 
 /** GET /boot/<mac>.ipxe: the script iPXE chains to, rendered from the Booter's BootSpec. */
 export const ipxeRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) => {
+  // purpose: the BootSpec's (enlist, deploy-disk, local, ...); result: what the machine was sent.
+  const renders = (deps.metrics ?? noMetrics).counter(
+    'netboot_http_boot_scripts_total', 'iPXE boot scripts answered, by boot purpose and result', ['purpose', 'result'],
+  );
   app.get('/boot/:script', {
     schema: {
       // Closed (STYLE.md §17): the URL is ours (appliance.ts bootScriptUrl), so nothing else is expected.
@@ -25,15 +30,20 @@ export const ipxeRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
     reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store');
     try {
       const spec = await deps.booter.bootSpec(client);
-      if (!spec) return reply.code(404).send('#!ipxe\necho netboot: this machine is not served here\nexit\n');
+      if (!spec) {
+        renders.inc({ purpose: 'none', result: 'not-served' });
+        return reply.code(404).send('#!ipxe\necho netboot: this machine is not served here\nexit\n');
+      }
       // A script with a run token goes only to the address leased to this MAC (probe F2): anyone
       // else who names the MAC is told so, and the attempt goes on the machine's timeline.
       // 200, not 403: iPXE runs no script from an error answer, and a real machine whose lease the
       // proxy has not heard yet must keep asking rather than fall through to the next boot device.
       if ('runToken' in spec && spec.runToken !== undefined && !deps.auth.mayUseToken(spec.runToken, request.ip, 'boot script')) {
+        renders.inc({ purpose: spec.purpose, result: 'token-refused' });
         return renderRetryScript(`this boot script is served only to the address leased to ${mac}`, `${deps.publicUrl}/boot/${mac}.ipxe`, 10);
       }
       deps.events.record({ mac, type: 'ipxe-script', detail: spec.purpose });
+      renders.inc({ purpose: spec.purpose, result: 'rendered' });
       return renderIpxeScript(spec, { mac, publicUrl: deps.publicUrl });
     } catch (error) {
       if (!(error instanceof NetbootError) || error.statusCode < 500) throw error;
@@ -41,6 +51,7 @@ export const ipxeRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
       // through to the next boot device.
       request.log.warn({ mac, err: error }, 'cannot render boot script');
       deps.events.record({ mac, type: 'ipxe-script', detail: `retry: ${error.message}` });
+      renders.inc({ purpose: 'unknown', result: 'retry' });
       return renderRetryScript(error.message, `${deps.publicUrl}/boot/${mac}.ipxe`, 30);
     }
   });

@@ -61,10 +61,18 @@ export const eventTypes = [
 ] as const;
 export type EventType = (typeof eventTypes)[number];
 
+/**
+ * Structured fields of an event (code review 2026-12 item 9): numbers stay numbers (bytes, ms, the
+ * start of a download) so the boot waterfall and scripts need not parse `detail`, which stays the
+ * line a human reads.
+ */
+export type EventData = Readonly<Record<string, number | string>>;
+
 export interface MachineEventInput {
   readonly mac: string;
   readonly type: EventType;
   readonly detail?: string;
+  readonly data?: EventData;
 }
 
 export interface EventSink {

@@ -4,7 +4,7 @@
 // events that do not come at DHCP rate share one more. The life-cycle's own events (state, power,
 // notes) never pass through here and are never dropped.
 import type { Logger } from 'pino';
-import type { EventSink, MachineEventInput } from './boot.js';
+import type { EventData, EventSink, MachineEventInput } from './boot.js';
 
 export interface Bucket { readonly burst: number; readonly perSecond: number }
 
@@ -16,6 +16,8 @@ export interface EventBoundsOptions {
   /** MACs whose buckets are remembered; the least recently seen are forgotten first. */
   readonly maxMacs?: number;
   readonly maxDetail?: number;
+  /** Fields of an event's data kept; the rest are dropped. */
+  readonly maxDataKeys?: number;
   readonly log?: Logger;
   readonly now?: () => number;
 }
@@ -31,6 +33,33 @@ export function cleanDetail(detail: string | undefined, max = 500): string {
   if (!detail) return '';
   const clean = detail.replace(UNPRINTABLE, '\ufffd');
   return clean.length > max ? `${clean.slice(0, max - 1)}…` : clean;
+}
+
+/** A data key as the timeline keeps it: a short identifier (the boot side's keys are ours, not the client's). */
+const DATA_KEY = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * Event data as the timeline keeps it: at most `maxKeys` fields with identifier keys, finite numbers,
+ * and strings cleaned and capped like details (a Range header or a file name can come from the client).
+ */
+export function cleanData(data: EventData | undefined, maxKeys = 16, maxString = 500): EventData | undefined {
+  if (!data) return undefined;
+  const kept: Record<string, number | string> = {};
+  let count = 0;
+  for (const [key, value] of Object.entries(data)) {
+    if (count >= maxKeys) break;
+    if (!DATA_KEY.test(key)) continue;
+    if (typeof value === 'number') {
+      if (!Number.isFinite(value)) continue;
+      kept[key] = value;
+    } else if (typeof value === 'string') {
+      kept[key] = cleanDetail(value, maxString);
+    } else {
+      continue;
+    }
+    count++;
+  }
+  return count > 0 ? kept : undefined;
 }
 
 export class BoundedEvents implements EventSink {
@@ -64,7 +93,8 @@ export class BoundedEvents implements EventSink {
       this.report(event.mac, at);
       return;
     }
-    this.sink.record({ ...event, detail: cleanDetail(event.detail, this.options.maxDetail) });
+    const data = cleanData(event.data, this.options.maxDataKeys, this.options.maxDetail);
+    this.sink.record({ mac: event.mac, type: event.type, detail: cleanDetail(event.detail, this.options.maxDetail), ...(data ? { data } : {}) });
   }
 
   private macLevel(mac: string, at: number): Level {

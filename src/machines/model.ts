@@ -1,5 +1,5 @@
 import type { Inventory } from './inventory.js';
-import type { BootPurpose, EventType } from './boot.js';
+import type { BootPurpose, EventData, EventType } from './boot.js';
 
 import type { MachineState } from './lifecycle.js';
 
@@ -54,4 +54,6 @@ export interface MachineEvent {
   readonly machineId: string | null;
   readonly type: EventType;
   readonly detail: string;
+  /** Structured fields (bytes, ms, ...), when the event has any. */
+  readonly data?: EventData;
 }

@@ -1,15 +1,26 @@
-import type { EventSink, EventType, MachineEventInput } from '../machines/boot.js';
+import type { EventData, EventSink, EventType, MachineEventInput } from '../machines/boot.js';
 import type { MachineEvent } from '../machines/model.js';
 import type { Db } from './db.js';
 
-interface EventRow { id: number; at: number; mac: string; machine_id: string | null; type: string; detail: string }
+interface EventRow { id: number; at: number; mac: string; machine_id: string | null; type: string; detail: string; data: string | null }
 
 interface QueuedEvent { readonly at: number; readonly event: MachineEventInput }
 interface EventWriter { readonly db: Db; readonly write: (items: ReadonlyArray<QueuedEvent>) => Array<EventRow | undefined> }
 
 const toEvent = (r: EventRow): MachineEvent => ({
   id: r.id, at: r.at, mac: r.mac, machineId: r.machine_id, type: r.type as EventType, detail: r.detail,
+  ...(r.data === null ? {} : { data: JSON.parse(r.data) as EventData }),
 });
+
+/**
+ * An event's data as stored: JSON, or NULL for none (an empty object is none). A number JSON cannot
+ * hold (NaN, Infinity) is left out rather than read back as null.
+ */
+function encodeData(data: EventData | undefined): string | null {
+  if (!data) return null;
+  const kept = Object.entries(data).filter(([, value]) => typeof value === 'string' || Number.isFinite(value));
+  return kept.length > 0 ? JSON.stringify(Object.fromEntries(kept)) : null;
+}
 
 /**
  * Events are keyed by MAC because a machine is on the wire (DHCP, iPXE) before it exists in the
@@ -73,11 +84,13 @@ export class SqliteEventStore implements EventSink {
     // a machine added by hand has no interfaces until commissioning reports its NICs. Both are index
     // lookups (machines.boot_mac is UNIQUE, interfaces.mac the key).
     const values = `VALUES (@at, @mac, coalesce((SELECT id FROM machines WHERE boot_mac = @mac),
-      (SELECT machine_id FROM interfaces WHERE mac = @mac)), @type, @detail)`;
-    type Values = { at: number; mac: string; type: string; detail: string };
-    const insert = db.prepare<Values>(`INSERT INTO events (at, mac, machine_id, type, detail) ${values}`);
-    const insertReturning = db.prepare<Values, EventRow>(`INSERT INTO events (at, mac, machine_id, type, detail) ${values} RETURNING *`);
-    const row = ({ at, event }: QueuedEvent): Values => ({ at, mac: event.mac, type: event.type, detail: event.detail ?? '' });
+      (SELECT machine_id FROM interfaces WHERE mac = @mac)), @type, @detail, @data)`;
+    type Values = { at: number; mac: string; type: string; detail: string; data: string | null };
+    const insert = db.prepare<Values>(`INSERT INTO events (at, mac, machine_id, type, detail, data) ${values}`);
+    const insertReturning = db.prepare<Values, EventRow>(`INSERT INTO events (at, mac, machine_id, type, detail, data) ${values} RETURNING *`);
+    const row = ({ at, event }: QueuedEvent): Values => ({
+      at, mac: event.mac, type: event.type, detail: event.detail ?? '', data: encodeData(event.data),
+    });
     // Rows are read back (RETURNING) only for live subscribers: building them costs more than the insert.
     return { db, write: db.transaction((items: ReadonlyArray<QueuedEvent>) => {
       if (this.listeners.size === 0) {

@@ -115,4 +115,7 @@ export const migrations: readonly string[] = [
    );`,
   // 4: cloud-init (issue 6): the operator's own user-data per machine, merged into ours at boot.
   `ALTER TABLE machines ADD COLUMN user_data TEXT NOT NULL DEFAULT '';`,
+  // 5: structured event fields (code review 2026-12 item 9): a JSON object, NULL when an event has none
+  // (most DHCP packet events), so old rows need no rewrite.
+  `ALTER TABLE events ADD COLUMN data TEXT;`,
 ];

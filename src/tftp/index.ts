@@ -3,6 +3,7 @@
 export {
   startTftpServer, type TftpServer, type TftpServerDeps, type TftpTransferEvent,
 } from './server.js';
+export { tftpTimelineEvent } from './timeline.js';
 export type { TftpClientInfo, TftpFiles, TftpSource } from './files.js';
 export { directoryFiles, sanitize } from './directory-files.js';
 export { bufferSource } from './buffer-source.js';

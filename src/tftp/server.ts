@@ -23,6 +23,7 @@ import { runTransfer, type TransferHandle } from './transfer-runner.js';
 import type { TransferHooks } from './transfer.js';
 import { WorkerPool, type WorkerInfo } from './worker-pool.js';
 import { gsoUnavailable } from '../udp-gso.js';
+import { durationBuckets, noMetrics, type Counter, type Histogram, type Metrics } from '../metrics.js';
 import { bindSocket, closeSocket, explainBindError } from '../udp.js';
 
 export interface TftpTransferEvent {
@@ -47,6 +48,8 @@ export interface TftpServerDeps {
   readonly log: Logger;
   /** Called once per request that named a file, however it ended (for the machine's timeline). */
   readonly events?: (event: TftpTransferEvent) => void;
+  /** Transfers started, completed and failed, octets sent (src/metrics.ts); none when absent. */
+  readonly metrics?: Metrics;
   readonly options?: Partial<TftpLimits>;
   /** Transfer worker threads (config tftp.workers); default one per core; 0 runs transfers in this thread. */
   readonly workers?: number;
@@ -74,12 +77,35 @@ interface Slot {
   next?: { readonly bytes: Buffer; readonly from: RemoteInfo };
 }
 
+interface TftpCounters {
+  readonly started: Counter<never>;
+  readonly completed: Counter<never>;
+  readonly failed: Counter<'reason'>;
+  readonly bytes: Counter<never>;
+  readonly seconds: Histogram<'outcome'>;
+}
+
+function tftpCounters(metrics: Metrics): TftpCounters {
+  return {
+    started: metrics.counter('netboot_tftp_transfers_started_total', 'TFTP transfers started (file opened, first packet on its way)'),
+    completed: metrics.counter('netboot_tftp_transfers_completed_total', 'TFTP transfers whose last block the client acknowledged'),
+    failed: metrics.counter(
+      'netboot_tftp_transfers_failed_total',
+      'TFTP requests not served to the end: refused (no transfer started), aborted by the client, tsize-probe (ERROR 8 after the OACK: normal for PXE and OVMF), failed (timeouts and the rest)',
+      ['reason'],
+    ),
+    bytes: metrics.counter('netboot_tftp_bytes_total', 'File octets the clients acknowledged'),
+    seconds: metrics.histogram('netboot_tftp_transfer_duration_seconds', 'TFTP transfer times, from request to end', ['outcome'], durationBuckets),
+  };
+}
+
 /** 128 MiB per worker: a kernel, an initrd and the loaders of one boot stay in memory. */
 const DEFAULT_CACHE_BYTES = 128 * 1024 * 1024;
 
 export async function startTftpServer(deps: TftpServerDeps): Promise<TftpServer> {
   const limits = checkLimits({ ...defaultLimits, ...deps.options });
   const log = deps.log.child({ subsystem: 'tftp' });
+  const counters = tftpCounters(deps.metrics ?? noMetrics);
   const type = isIP(deps.host) === 6 ? 'udp6' : 'udp4';
   const workers = deps.workers ?? availableParallelism();
   if (!Number.isInteger(workers) || workers < 0) throw new ConfigError('tftp.workers must be an integer of 0 or more');
@@ -154,8 +180,9 @@ export async function startTftpServer(deps: TftpServerDeps): Promise<TftpServer>
     }
     const started = Date.now();
     const name = packet.filename;
-    const fail = (code: number, message: string, reason: string, level: 'debug' | 'info' | 'warn' | 'error' = 'info'): void => {
+    const fail: ServeContext['fail'] = (code, message, reason, level = 'info', countAs = 'refused') => {
       refuse(from, code, message);
+      counters.failed.inc({ reason: countAs });
       clientLog[level]({ name, code }, `TFTP request refused: ${reason}`);
       emit({ address: from.address, port: from.port, name, kind: 'failed', bytes: 0, ms: Date.now() - started, reason }, clientLog);
     };
@@ -178,11 +205,17 @@ export async function startTftpServer(deps: TftpServerDeps): Promise<TftpServer>
       const { next } = slot;
       if (next) queueMicrotask(() => onRequest(next.bytes, next.from));
     };
-    const task = serve({ deps, limits, type, pool, packet, from, slot, log: clientLog, isClosing: () => closing, fail, releaseSlot })
+    const task = serve({ deps, limits, type, pool, packet, from, slot, log: clientLog, isClosing: () => closing, fail, releaseSlot, counters })
       .then((end) => {
         if (!end) return;
+        const ms = Date.now() - started;
+        const probe = end.kind === 'aborted' && end.clientError?.code === ErrorCode.optionsRefused;
+        if (end.kind === 'sent') counters.completed.inc();
+        else counters.failed.inc({ reason: probe ? 'tsize-probe' : end.kind });
+        counters.bytes.inc({}, end.bytes);
+        counters.seconds.observe({ outcome: end.kind }, ms / 1000);
         emit({
-          address: from.address, port: from.port, name, kind: end.kind, bytes: end.bytes, ms: Date.now() - started,
+          address: from.address, port: from.port, name, kind: end.kind, bytes: end.bytes, ms,
           reason: end.reason, ...(end.clientError ? { clientErrorCode: end.clientError.code } : {}),
         }, clientLog);
       })
@@ -231,12 +264,14 @@ interface ServeContext {
   readonly slot: Slot;
   readonly log: Logger;
   readonly isClosing: () => boolean;
-  readonly fail: (code: number, message: string, reason: string, level?: 'debug' | 'info' | 'warn' | 'error') => void;
+  /** Refuses the request; counted as refused, or as failed when the transfer had started. */
+  readonly fail: (code: number, message: string, reason: string, level?: 'debug' | 'info' | 'warn' | 'error', countAs?: 'refused' | 'failed') => void;
   /**
    * Frees the client's slot as soon as its transfer ends, before the sockets close: tftp-hpa's
    * interactive client sends its next RRQ from the same port right after the last ACK.
    */
   readonly releaseSlot: () => void;
+  readonly counters: TftpCounters;
 }
 
 /** Opens the file and runs the transfer; resolves with how it ended, or null when already refused. */
@@ -267,6 +302,7 @@ async function serve(ctx: ServeContext): Promise<SessionEnd | null> {
   // A source without a handover (a custom TftpFiles) cannot move to a worker: it runs here.
   const handover = ctx.pool ? source.handover : undefined;
   const hooks: TransferHooks = { onEnd: ctx.releaseSlot };
+  ctx.counters.started.inc();
   const handle: TransferHandle = handover ? ctx.pool!.run(job, handover, log, hooks) : runTransfer(job, source, log, hooks);
   ctx.slot.abort = (message) => handle.abort(message);
   ctx.slot.lastBlockSent = handle.lastBlockSent;
@@ -274,7 +310,8 @@ async function serve(ctx: ServeContext): Promise<SessionEnd | null> {
   // The worker is done with the file: it is ours to close (runTransfer closes its own source).
   if (handover) await source.close().catch((err: unknown) => log.warn({ err }, 'closing the file failed'));
   if (outcome.kind === 'refused') {
-    ctx.fail(ErrorCode.notDefined, 'server cannot start the transfer', outcome.reason, 'warn');
+    // Counted as started: its end is a failure, not a refusal.
+    ctx.fail(ErrorCode.notDefined, 'server cannot start the transfer', outcome.reason, 'warn', 'failed');
     return null;
   }
   return outcome.end;

@@ -50,5 +50,5 @@ test('a machine added by hand and killed mid-boot ends Failed commissioning with
   expect(failed.statusMessage).toMatch(/no callback/);
   const show = lab.cli(['machines', 'show', id]);
   expect(show).toMatch(/Failed commissioning/);
-  expect(show).toMatch(/no callback from the machine before the commissioning timeout/);
+  expect(show).toMatch(/no callback within the commissioning timeout/);
 }, bootMs + (commissioningTimeout + 120) * 1000);
