@@ -3,20 +3,13 @@
 // (STYLE.md §16); the rules (names, built-in names reserved, the default group, groups in use) are
 // here, so a web UI or the CLI gets the same answers.
 import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import type { Group, ScriptKind, Store, StoredScript } from '../store/index.js';
+import type { Group, ScriptBody, Store, StoredScript } from '../store/index.js';
 import { SCRIPT_NAME, type RunnableScript, type ScriptCatalogue } from './scripts.js';
 
 export type GroupKind = 'zones' | 'pools';
 
 /** A script as the operator uploads it. */
-export interface ScriptUpload {
-  readonly kind: ScriptKind;
-  readonly description: string;
-  readonly timeoutSeconds: number;
-  readonly parameters: Readonly<Record<string, string>>;
-  readonly tags: readonly string[];
-  readonly content: Buffer;
-}
+export type ScriptUpload = ScriptBody;
 
 const GROUP_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 

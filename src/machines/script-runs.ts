@@ -6,7 +6,7 @@
 // the request authenticated (src/machines/boot-auth.ts), read for that request.
 import { Value } from '@sinclair/typebox/value';
 import { ConflictError } from '../errors.js';
-import type { ScriptKind, Store } from '../store/index.js';
+import type { ScriptKind, ScriptResult, Store } from '../store/index.js';
 import { InventorySchema, inventoryProblem } from './inventory.js';
 import type { Machine } from './model.js';
 import { checkResultSize, outputTail } from './result-limits.js';
@@ -15,15 +15,8 @@ import type { MachineService } from './service.js';
 import type { Tagging } from './tagging.js';
 
 /** One script's result as the machine reports it (decoded from the wire). */
-export interface ResultReport {
+export interface ResultReport extends Omit<ScriptResult, 'at'> {
   readonly phase: ScriptKind;
-  readonly name: string;
-  readonly exitCode: number;
-  readonly timedOut: boolean;
-  readonly durationMs: number;
-  readonly stdout: Buffer;
-  readonly stderr: Buffer;
-  readonly files: Readonly<Record<string, Buffer>>;
 }
 
 export interface ScriptRunsDeps {

@@ -2,16 +2,10 @@
 // ones shipped in commissioning/builtin (loaded by src/enlist/scripts.ts) and the operators' own from
 // the store, by name order (operators place theirs with a numeric prefix, as in MAAS), filtered by
 // the machine's tags. Deploy and release hooks will be a third phase kind selected the same way.
-import type { ScriptKind, Store, StoredScript } from '../store/index.js';
+import type { ScriptBody, ScriptKind, Store, StoredScript } from '../store/index.js';
 
-export interface RunnableScript {
+export interface RunnableScript extends ScriptBody {
   readonly name: string;
-  readonly kind: ScriptKind;
-  readonly description: string;
-  readonly timeoutSeconds: number;
-  readonly parameters: Readonly<Record<string, string>>;
-  readonly tags: readonly string[];
-  readonly content: Buffer;
   readonly builtin: boolean;
 }
 

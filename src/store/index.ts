@@ -9,7 +9,7 @@ import { SqliteGroupStore } from './groups-repo.js';
 export { SqliteEventStore, SqliteLeaseStore, SqliteMachineStore, SqliteRelayStore, openDatabase, type Db };
 export type { RelayRecord } from './relay-repo.js';
 export type { MachinePatch } from './machines-repo.js';
-export type { RunStatus, ScriptKind, ScriptResult, ScriptRun, StoredScript } from './scripts-repo.js';
+export type { RunStatus, ScriptBody, ScriptKind, ScriptResult, ScriptRun, StoredScript } from './scripts-repo.js';
 export type { Group, Tag } from './groups-repo.js';
 export { SqliteScriptStore, SqliteGroupStore };
 export { lockDataDir, type DataDirLock } from './data-dir-lock.js';

@@ -6,8 +6,8 @@ import type { Db } from './db.js';
 export type ScriptKind = 'commissioning' | 'testing';
 export type RunStatus = 'running' | 'passed' | 'failed' | 'aborted' | 'timed-out';
 
-export interface StoredScript {
-  readonly name: string;
+/** What a script is, wherever it comes from (uploaded, stored, built in). */
+export interface ScriptBody {
   readonly kind: ScriptKind;
   readonly description: string;
   readonly timeoutSeconds: number;
@@ -15,6 +15,10 @@ export interface StoredScript {
   /** Machine tags the script applies to; empty: every machine. */
   readonly tags: readonly string[];
   readonly content: Buffer;
+}
+
+export interface StoredScript extends ScriptBody {
+  readonly name: string;
   readonly createdAt: number;
 }
 
