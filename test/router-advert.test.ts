@@ -4,7 +4,7 @@
 // Debian's rdisc6 (a real RS, the RA it prints) and beside Debian's radvd (another router).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/index.js';
@@ -12,6 +12,7 @@ import { routerAdvertInterface } from '../src/config/derived.js';
 import { ConfigError } from '../src/errors.js';
 import { parseAdvertisement, routerAdvertisement, routerAdvertUnavailable, validSolicitation } from '../src/router-advert.js';
 import { createBootNetwork, missingPrerequisites, type BootNetwork } from './interop/support/namespaces.js';
+import { startAppliance } from './interop/support/appliance.js';
 import { tempDir } from './support/fixtures.js';
 
 describe('messages', () => {
@@ -203,6 +204,21 @@ describe.skipIf(skip !== undefined)(`on a boot network of namespaces${skip ? ` (
     expect(advertiser.lines.filter((l) => l.level === 'warn' && /another IPv6 router/.test(l.msg))).toEqual([]);
     console.log(`RS -> RA: ${answeredMs} ms (RFC 4861 §6.2.6 delay 0-500 ms, at most one RA per 3 s)`);
   }, 40_000);
+
+  test('`netboot serve` in full DHCP mode advertises on dhcp.interface (br0) by default', async () => {
+    const client = network.clients[0]!;
+    const setup = { dir: join(dir.path, 'serve'), serverAddress: '10.97.0.1', subnet: '10.97.0.0/24', pool: { start: '10.97.0.100', end: '10.97.0.199' }, leaseTime: 600 };
+    mkdirSync(join(setup.dir, 'images'), { recursive: true });
+    const serve = await startAppliance(network.server, setup);
+    try {
+      await serve.waitFor(/sending IPv6 router advertisements/, 10_000, 'the router advertiser');
+      const output = execFileSync('ip', ['netns', 'exec', client.name, 'rdisc6', '-1', '-n', '-r', '3', '-w', '1500', client.iface], { encoding: 'utf8', timeout: 15_000 });
+      expect(output).toMatch(/Router lifetime\s*:\s*0 \(0x00000000\) seconds/);
+      expect(output).toMatch(new RegExp(` from ${await linkLocal(network.server.name, 'br0')}`));
+    } finally {
+      await serve.stop(5000);
+    }
+  }, 60_000);
 
   test('beside radvd advertising a prefix: the advertiser logs that router once and sends nothing more', async () => {
     const client = network.clients[0]!;
