@@ -108,7 +108,7 @@ static napi_value recv_message(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "recv(fd) takes a file descriptor");
     return NULL;
   }
-  unsigned char data[1500]; // ND messages fit the minimum link MTU; longer ones are cut (MSG_TRUNC)
+  unsigned char data[65536]; // any IPv6 payload without jumbograms: an RA with many options is read whole
   struct sockaddr_in6 from;
   struct iovec iov = { .iov_base = data, .iov_len = sizeof data };
   union {
