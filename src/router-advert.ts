@@ -8,8 +8,8 @@
 // socket (native/icmp6-ra.c, polled from a timer: that file says why): once at start, then as
 // §6.2.4 says (the first three at most 16 s apart, then every 0.33..1 x intervalSeconds), and in
 // answer to each valid Router Solicitation after a random 0-500 ms, at most one every 3 s (§6.2.6).
-// When another router's RA with a lifetime or a prefix is heard, we log it once and go quiet for
-// the life of the process: that router owns IPv6 on the segment.
+// When another router's RA with a lifetime, a prefix or the M or O flag is heard, we log it once and
+// go quiet for the life of the process: that router owns IPv6 on the segment.
 import type { Logger } from 'pino';
 import { networkInterfaces } from 'node:os';
 import { loadAddon } from './native-addon.js';
@@ -110,6 +110,14 @@ export function parseAdvertisement({ data, hopLimit, source }: Received): Advert
     return `${new URL(`http://[${words.join(':')}]`).hostname.slice(1, -1)}/${data[o.at + 2]}`; // URL compresses it
   });
   return { routerLifetime: data.readUInt16BE(6), managed: (data[5]! & 0x80) !== 0, other: (data[5]! & 0x40) !== 0, prefixes };
+}
+
+/**
+ * Whether an RA configures IPv6 on the segment: a default router (lifetime > 0), a prefix, or
+ * DHCPv6 (M or O). Then its sender owns IPv6 there and our M=0 O=0 would contradict it (§6.2.7).
+ */
+export function configuresIpv6(advert: AdvertSummary): boolean {
+  return advert.routerLifetime > 0 || advert.prefixes.length > 0 || advert.managed || advert.other;
 }
 
 /** Our link-local address and MAC on `ifname`, from getifaddrs(3). */
@@ -266,7 +274,7 @@ export class RouterAdvertiser {
 
   private heardAdvertisement(received: Received): void {
     const advert = parseAdvertisement(received);
-    if (!advert || (advert.routerLifetime === 0 && advert.prefixes.length === 0)) return;
+    if (!advert || !configuresIpv6(advert)) return; // another netboot, say: no conflict
     this.quiet = true;
     this.log.warn({ router: received.source, ...advert },
       'another IPv6 router advertises on the boot network: netboot stops sending router advertisements there (that router answers iPXE)');

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../src/config/index.js';
 import { routerAdvertInterface } from '../src/config/derived.js';
 import { ConfigError } from '../src/errors.js';
-import { parseAdvertisement, routerAdvertisement, routerAdvertUnavailable, validSolicitation } from '../src/router-advert.js';
+import { configuresIpv6, parseAdvertisement, routerAdvertisement, routerAdvertUnavailable, validSolicitation } from '../src/router-advert.js';
 import { createBootNetwork, missingPrerequisites, type BootNetwork } from './interop/support/namespaces.js';
 import { startAppliance } from './interop/support/appliance.js';
 import { tempDir } from './support/fixtures.js';
@@ -35,6 +35,15 @@ describe('messages', () => {
     const zeroLengthOption = Buffer.from(ra);
     zeroLengthOption[17] = 0;
     expect(parseAdvertisement({ data: zeroLengthOption, hopLimit: 255, source: 'fe80::2' })).toBeUndefined();
+  });
+
+  test('an RA configures IPv6 (another router owns the segment) with a lifetime, a prefix, M or O', () => {
+    const none = { routerLifetime: 0, managed: false, other: false, prefixes: [] };
+    expect(configuresIpv6(none)).toBe(false); // ours, or another netboot's
+    expect(configuresIpv6({ ...none, routerLifetime: 1 })).toBe(true);
+    expect(configuresIpv6({ ...none, prefixes: ['2001:db8::/64'] })).toBe(true);
+    expect(configuresIpv6({ ...none, managed: true })).toBe(true);
+    expect(configuresIpv6({ ...none, other: true })).toBe(true);
   });
 
   test('RS checks of RFC 4861 §6.1.1', () => {
