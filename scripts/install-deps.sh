@@ -23,6 +23,7 @@ debian_packages=(
   curl atftp tftp-hpa atftpd
   isc-dhcp-client dhcpcd-base dnsmasq-base cloud-init mmdebstrap
   build-essential python3 ca-certificates
+  ndisc6 radvd
 )
 
 missing=()
@@ -57,6 +58,8 @@ if ((${#missing[@]} > 0)) || { $lists_empty && [[ $(id -u) -eq 0 ]]; }; then
     # ... and keep them from starting at the next boot where systemd runs.
     if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
       systemctl disable --now atftpd >/dev/null 2>&1 || true
+      # radvd would advertise on the host's interfaces: the RA tests start it by PID in a namespace.
+      systemctl disable --now radvd >/dev/null 2>&1 || true
     fi
   fi
 fi

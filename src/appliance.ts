@@ -3,7 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from './config/schema.js';
-import { publicUrl as derivePublicUrl, tftpHost } from './config/derived.js';
+import { publicUrl as derivePublicUrl, routerAdvertInterface, tftpHost } from './config/derived.js';
 import { lockDataDir, openStore, type Store } from './store/index.js';
 import { EventRetention } from './store/event-retention.js';
 import { ImageCatalogue } from './images/index.js';
@@ -27,6 +27,7 @@ import type { CloudInitConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { closeInReverse, type Closer } from './closers.js';
 import { isLoopback, listenHttp } from './http-listen.js';
+import { RouterAdvertiser } from './router-advert.js';
 import { httpLoaderFiles, loaderChoice, missingLoaders, tftpLoaderFiles } from './boot-loaders.js';
 
 export interface Appliance {
@@ -214,6 +215,12 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
             relays: store.relays,
           });
           closers.push(() => dhcp.close());
+        }
+        // IPv6 RAs that end iPXE's wait for a router (issue 17), on dhcp.interface only.
+        const raInterface = routerAdvertInterface(config, (message) => log.warn(message));
+        if (raInterface) {
+          const ra = RouterAdvertiser.start({ interface: raInterface, intervalSeconds: config.ipv6RouterAdvert.intervalSeconds, log });
+          closers.push(() => ra.close());
         }
         const dhcpOn = Boolean(config.dhcp?.enabled);
         log.info({ publicUrl, http: httpAddress, api: apiAddress, dataDir: config.dataDir, dhcp: dhcpOn, ...(dhcpOn ? { dhcpMode: config.dhcp!.mode } : {}) }, 'netboot is serving');

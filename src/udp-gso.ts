@@ -8,11 +8,8 @@
 // refuses GSO on the route (EIO without checksum offload or with xfrm, EMSGSIZE when a segment does not
 // fit the path MTU): then never again on that socket.
 import type { Socket } from 'node:dgram';
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { constants } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { loadAddon } from './native-addon.js';
 
 interface UdpGsoAddon {
   sendSegments(fd: number, buffers: readonly Buffer[], segmentSize: number): number;
@@ -28,29 +25,7 @@ function errnoName(errno: number): string {
   return Object.entries(constants.errno).find(([, value]) => value === errno)?.[0] ?? `errno ${errno}`;
 }
 
-/**
- * build/Release/udp_gso.node in the nearest directory above this module that has one: the checkout
- * for src/ and dist/, and also for a benchmark's build under node_modules/.cache.
- */
-function addonPath(): string | undefined {
-  for (let dir = dirname(fileURLToPath(import.meta.url)); ; dir = dirname(dir)) {
-    const candidate = join(dir, 'build', 'Release', 'udp_gso.node');
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) return undefined;
-  }
-}
-
-function loadAddon(): { addon?: UdpGsoAddon; why?: string } {
-  const path = addonPath();
-  if (!path) return { why: 'the udp_gso addon is not built (npm run build makes build/Release/udp_gso.node)' };
-  try {
-    return { addon: createRequire(import.meta.url)(path) as UdpGsoAddon };
-  } catch (err) {
-    return { why: `the udp_gso addon ${path} does not load: ${(err as Error).message.split('\n')[0]}` };
-  }
-}
-
-const loaded = loadAddon();
+const loaded = loadAddon<UdpGsoAddon>('udp_gso');
 const reportedErrnos = new Set<number>();
 
 /**

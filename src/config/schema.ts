@@ -210,6 +210,17 @@ export const EventsSection = Type.Object({
   dhcpRetentionDays: Type.Integer({ minimum: 0, maximum: 36500, default: 30 }),
 }, { additionalProperties: false });
 
+/**
+ * IPv6 Router Advertisements with router lifetime 0 on dhcp.interface (src/router-advert.ts), so that
+ * iPXE does not wait ~14 s for IPv6 router discovery on every boot (README "IPv6 router advertisements").
+ */
+export const Ipv6RouterAdvertSection = Type.Object({
+  /** auto: on in full DHCP mode (we own the segment), off in proxy mode (a site network may have routers). */
+  enabled: Type.Union([Type.Literal('auto'), Type.Boolean()], { default: 'auto' }),
+  /** MaxRtrAdvInterval of the unsolicited RAs (RFC 4861 §6.2.1: 4 to 1800 s, default 600). */
+  intervalSeconds: Type.Integer({ minimum: 4, maximum: 1800, default: 600 }),
+}, { additionalProperties: false });
+
 export const LogSection = Type.Object({
   level: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -228,6 +239,7 @@ export const ConfigSchema = Type.Object({
   images: ImagesSection,
   cloudInit: CloudInitSection,
   events: EventsSection,
+  ipv6RouterAdvert: Ipv6RouterAdvertSection,
   log: LogSection,
 }, { additionalProperties: false });
 
@@ -242,3 +254,4 @@ export type TftpConfig = Static<typeof TftpSection>;
 export type BootConfig = Static<typeof BootSection>;
 export type ApiConfig = Static<typeof ApiSection>;
 export type LifecycleConfig = Static<typeof LifecycleSection>;
+export type Ipv6RouterAdvertConfig = Static<typeof Ipv6RouterAdvertSection>;

@@ -8,6 +8,7 @@ import { recipesDir } from '../../src/paths.js';
 import { Lab } from '../../src/lab/lab.js';
 import { listNamespaces } from '../../src/lab/netns.js';
 import type { Launched } from '../../src/lab/launcher.js';
+import { ackToScriptMs, maxAckToScriptMs } from './boot-gap.js';
 
 const vmSpec = { mac: '52:54:00:6e:74:01', uuid: '6e657462-6f6f-4c61-8062-0000000000e1', memoryMiB: 512, cpus: 2, diskMiB: 1024 };
 // A TCG boot to a console marker takes 25-50 s here (FACTS.md); enlistment adds the rootfs fetch.
@@ -55,7 +56,11 @@ describe('PXE boot to enlistment (QEMU, SeaBIOS + iPXE)', () => {
     await Promise.race([vm.exited, new Promise((resolve) => setTimeout(resolve, 60_000))]);
     expect(vm.running).toBe(false);
 
-    const timeline = lab!.store().events.forMachine(machine.id).map((e) => e.type);
+    const events = lab!.store().events.forMachine(machine.id);
+    const gap = ackToScriptMs(events);
+    console.log(`DHCP ACK -> iPXE script: ${(gap / 1000).toFixed(1)} s`);
+    expect(gap).toBeLessThan(maxAckToScriptMs); // the appliance's IPv6 RA ends iPXE's wait (issue 17)
+    const timeline = events.map((e) => e.type);
     const milestones: string[] = ['dhcp-offer', 'dhcp-ack', 'ipxe-script', 'kernel', 'initrd', 'rootfs', 'enlisted'];
     expect(milestones.filter((m) => (timeline as string[]).includes(m))).toEqual(milestones);
     expect(timeline.indexOf('ipxe-script')).toBeLessThan(timeline.indexOf('kernel'));

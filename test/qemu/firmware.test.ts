@@ -11,6 +11,7 @@ import { Lab, type LabOptions } from '../../src/lab/lab.js';
 import { listNamespaces } from '../../src/lab/netns.js';
 import type { VmFirmware } from '../../src/lab/qemu.js';
 import type { Launched } from '../../src/lab/launcher.js';
+import { ackToScriptMs, maxAckToScriptMs } from './boot-gap.js';
 
 // OVMF under TCG adds ~10 s of firmware start to the 25-50 s of a BIOS boot (FACTS.md).
 const enlistTimeoutMs = 300_000;
@@ -43,7 +44,14 @@ async function enlistedTimeline(mac: string): Promise<string[]> {
   console.log(`${mac} enlisted ${((Date.now() - started) / 1000).toFixed(1)} s after QEMU started`);
   expect(machine.state).toBe('New');
   expect(machine.inventory?.nics).toContainEqual(expect.objectContaining({ mac, driver: 'virtio_net' }));
-  return lab!.store().events.forMachine(machine.id).map((e) => `${e.type} ${e.detail}`.trim());
+  const events = lab!.store().events.forMachine(machine.id);
+  if (events.some((e) => e.type === 'ipxe-script')) {
+    // The appliance's IPv6 RA ends iPXE's ~14 s wait for a router (issue 17).
+    const gap = ackToScriptMs(events);
+    console.log(`${mac} DHCP ACK -> iPXE script: ${(gap / 1000).toFixed(1)} s`);
+    expect(gap).toBeLessThan(maxAckToScriptMs);
+  }
+  return events.map((e) => `${e.type} ${e.detail}`.trim());
 }
 
 describe('x86 firmware boot paths (QEMU, OVMF, TCG)', () => {
