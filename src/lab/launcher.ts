@@ -40,7 +40,9 @@ export class Launched {
         resolve(this.exitStatus);
       });
     });
-    this.exited.finally(() => this.log.end()).catch(() => undefined);
+    // 'close', not 'exit': output still buffered in the pipes is read after 'exit' (a line after the
+    // log was ended was a "write after end" thrown out of the test run).
+    child.once('close', () => this.log.end());
   }
 
   static start(options: LaunchOptions): Promise<Launched> {
@@ -106,7 +108,7 @@ export class Launched {
     const clean = line.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').replace(/\r/g, '');
     this.recent.push(clean);
     if (this.recent.length > keptLines) this.recent.shift();
-    this.log.write(`${clean}\n`);
+    if (!this.log.writableEnded) this.log.write(`${clean}\n`);
     this.options.onLine?.(clean);
     for (const waiter of [...this.waiters]) waiter(clean);
   }
