@@ -17,6 +17,7 @@ import { loadBuiltinScripts, machineCallbackRoutes } from './enlist/index.js';
 import { MachineService, type MachineServiceDeps } from './machines/service.js';
 import { BootAuth, plainIpv4, type LeaseLookup } from './machines/boot-auth.js';
 import { BoundedEvents } from './machines/event-bounds.js';
+import { BootGapEvents } from './machines/boot-gap.js';
 import { Tagging } from './machines/tagging.js';
 import { Catalogue } from './machines/catalogue.js';
 import { ScriptRuns } from './machines/script-runs.js';
@@ -132,7 +133,8 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
     const macOfAddress = (address: string) => (overrides.leases ? overrides.leases.macOf(plainIpv4(address))
       : proxyMode ? proxy?.macOf(plainIpv4(address)) : leaseMac(store, address));
     // Everything a host on the boot network makes us record is cleaned and rate-bound (event-bounds.ts).
-    const bootEvents = new BoundedEvents(store.events, { log: log.child({ subsystem: 'events' }) });
+    // Behind the bound, each iPXE boot's wait after its DHCP ACK goes on its script event (boot-gap.ts).
+    const bootEvents = new BoundedEvents(new BootGapEvents(store.events), { log: log.child({ subsystem: 'events' }) });
     // What the servers count, scraped at GET /api/v1/metrics (src/metrics.ts).
     const metrics = new PromMetrics();
     // Tokens are bound to the lease holder's address wherever we run DHCP (README "Threat model").

@@ -84,7 +84,9 @@ export function formatTimeline(events: readonly MachineEvent[], start = events[0
 export function formatEvent(event: MachineEvent, start: number): string {
   const offset = `+${((event.at - start) / 1000).toFixed(1)}s`.padStart(8);
   const time = new Date(event.at).toISOString().slice(11, 23);
-  return escapeText(`  ${time} ${offset}  ${event.type.padEnd(12)} ${event.detail}`.trimEnd());
+  // An iPXE boot's wait after its DHCP ACK (src/machines/boot-gap.ts): ~14 s means no IPv6 RA came.
+  const gap = typeof event.data?.sinceAckMs === 'number' ? ` (${(event.data.sinceAckMs / 1000).toFixed(1)} s after the DHCP ACK)` : '';
+  return escapeText(`  ${time} ${offset}  ${event.type.padEnd(12)} ${event.detail}${gap}`.trimEnd());
 }
 
 /** A script run as the API returns it (outputs as text). */
