@@ -69,6 +69,18 @@ const PatchBody = Type.Object({
   hostname: Type.Optional(Hostname),
 }, { additionalProperties: false, minProperties: 1 });
 
+/** POST /machines/allocate: what the workload needs (src/machines/allocation.ts). */
+const AllocateBody = Closed({
+  name: Type.Optional(MachineKey),
+  arch: Type.Optional(SafeText(32, { minLength: 1 })),
+  zone: Type.Optional(Name),
+  pool: Type.Optional(Name),
+  tags: Type.Optional(Type.Array(Name, { maxItems: 32 })),
+  cpu: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536 })),
+  memoryMiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 30 })),
+  diskGiB: Type.Optional(Type.Integer({ minimum: 1, maximum: 2 ** 30 })),
+});
+
 const actionNames = [...operatorEventTypes, 'lock', 'unlock'] as const;
 const ActionParams = Closed({
   id: MachineKey,
@@ -134,6 +146,10 @@ export const machineRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
   });
 
   // The body is optional (most actions take none), which a route body schema cannot say: checked here.
+  // Before /machines/:id/...: a static path wins in the router anyway, and reads first here too.
+  app.post('/machines/allocate', { schema: { body: AllocateBody } }, async (request) =>
+    machineView(service.allocate(request.body as Static<typeof AllocateBody>)));
+
   app.post('/machines/:id/actions/:action', { schema: { params: ActionParams } }, async (request) => {
     const { id, action } = request.params as Static<typeof ActionParams>;
     const body = (request.body ?? {}) as Static<typeof ActionBody>;

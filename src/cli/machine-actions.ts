@@ -31,6 +31,15 @@ export function parsePowerOption(text: string): Record<string, unknown> {
   throw new ValidationError(`--power '${text}': use ${powerDrivers.map((d) => d.cliSyntax).join(' or ')}`);
 }
 
+/** A commander option parser for a whole number of at least 1. */
+function positiveInt(flag: string): (text: string) => number {
+  return (text) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < 1) throw new ValidationError(`${flag} '${text}': a whole number of at least 1`);
+    return value;
+  };
+}
+
 export function registerMachineActions(machines: Command, program: Command): void {
   const api = () => apiClient(resolveConfig(program.opts<GlobalOptions>()));
   const simple: Array<[string, string]> = [
@@ -39,7 +48,6 @@ export function registerMachineActions(machines: Command, program: Command): voi
     ['mark-fixed', 'back to Ready (or New if never commissioned)'],
     ['lock', 'refuse every state and power change until unlocked'],
     ['unlock', 'allow changes again'],
-    ['allocate', 'reserve a Ready machine'],
     ['deploy', 'deploy a Ready or Allocated machine'],
     ['rescue', 'boot the machine into the rescue environment'],
     ['exit-rescue', 'leave rescue mode'],
@@ -50,6 +58,21 @@ export function registerMachineActions(machines: Command, program: Command): voi
         printMachine(await api().call('POST', `/machines/${encodeURIComponent(key)}/actions/${name}`), options.json);
       });
   }
+  machines.command('allocate').description('reserve one Ready machine that has what you ask for (or the one named)')
+    .argument('[id|hostname|mac]', 'this machine, if it meets the constraints')
+    .option('--cpu <n>', 'at least this many CPUs', positiveInt('--cpu'))
+    .option('--memory <MiB>', 'at least this much memory, MiB', positiveInt('--memory'))
+    .option('--disk-gib <GiB>', 'a disk of at least this size', positiveInt('--disk-gib'))
+    .option('--tag <tag>', 'a tag it must have (repeat for more)', (tag: string, all: string[] = []) => [...all, tag])
+    .option('--zone <zone>').option('--pool <pool>').option('--arch <arch>', 'e.g. x86_64').option('--json', 'print JSON')
+    .action(async (key: string | undefined, o: { cpu?: number; memory?: number; diskGib?: number; tag?: string[]; zone?: string; pool?: string; arch?: string; json?: boolean }) => {
+      const body = {
+        ...(key ? { name: key } : {}), ...(o.cpu ? { cpu: o.cpu } : {}), ...(o.memory ? { memoryMiB: o.memory } : {}),
+        ...(o.diskGib ? { diskGiB: o.diskGib } : {}), ...(o.tag ? { tags: o.tag } : {}), ...(o.zone ? { zone: o.zone } : {}),
+        ...(o.pool ? { pool: o.pool } : {}), ...(o.arch ? { arch: o.arch } : {}),
+      };
+      printMachine(await api().call('POST', '/machines/allocate', body), o.json);
+    });
   machines.command('commission').description('collect the inventory and run the tests (New, Ready, Broken, failed machines)')
     .argument('<id|hostname|mac>').option('--skip-tests', 'go to Ready without the testing phase').option('--json', 'print JSON')
     .action(async (key: string, options: { skipTests?: boolean; json?: boolean }) => {

@@ -17,6 +17,7 @@ import {
 } from './lifecycle.js';
 import type { Machine, PowerSettingsValue } from './model.js';
 import { normaliseMac } from './boot.js';
+import { chooseMachine, type AllocationConstraints } from './allocation.js';
 import { scriptProblem, ScriptCatalogue, type RunnableScript } from './scripts.js';
 import { MachineTimers } from './timers.js';
 import { PowerQueue } from './power-queue.js';
@@ -97,6 +98,18 @@ export class MachineService {
    * An operator action, a callback or a timer: through the table and stored; its power effects are
    * queued behind the machine's earlier ones. Returns the stored machine at once.
    */
+  /**
+   * Allocates one Ready machine that meets the constraints (allocation.ts), or says which constraint
+   * nothing met (409). Choosing and the transition run in one turn of the loop: two requests cannot
+   * get the same machine.
+   */
+  allocate(constraints: AllocationConstraints): Machine {
+    const named = constraints.name === undefined ? undefined : this.get(constraints.name);
+    const choice = chooseMachine(named ? [] : this.deps.store.machines.list(), constraints, named);
+    if (!choice.ok) throw new ConflictError(`no machine to allocate: ${choice.reason}`);
+    return this.act(choice.machine.id, { type: 'allocate' });
+  }
+
   act(key: string, event: LifecycleEvent): Machine {
     const before = this.get(key);
     const result = transition(facts(before), event);
