@@ -95,10 +95,6 @@ export class MachineService {
   }
 
   /**
-   * An operator action, a callback or a timer: through the table and stored; its power effects are
-   * queued behind the machine's earlier ones. Returns the stored machine at once.
-   */
-  /**
    * Allocates one Ready machine that meets the constraints (allocation.ts), or says which constraint
    * nothing met (409). Choosing and the transition run in one turn of the loop: two requests cannot
    * get the same machine.
@@ -110,6 +106,10 @@ export class MachineService {
     return this.act(choice.machine.id, { type: 'allocate' });
   }
 
+  /**
+   * An operator action, a callback or a timer: through the table and stored; its power effects are
+   * queued behind the machine's earlier ones. Returns the stored machine at once.
+   */
   act(key: string, event: LifecycleEvent): Machine {
     const before = this.get(key);
     const result = transition(facts(before), event);
