@@ -5,6 +5,7 @@
 // notes) never pass through here and are never dropped.
 import type { Logger } from 'pino';
 import type { EventData, EventSink, MachineEventInput } from './boot.js';
+import { UNSAFE_TEXT_CLASS } from '../schemas.js';
 
 export interface Bucket { readonly burst: number; readonly perSecond: number }
 
@@ -24,9 +25,8 @@ export interface EventBoundsOptions {
 
 interface Level { tokens: number; at: number }
 
-/** C0 and C1 controls, DEL, and the bidi marks, overrides and isolates that reorder a terminal line (probe F7). */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+/** The characters the schemas refuse and the CLI escapes (src/schemas.ts, probe F7): one definition. */
+const UNPRINTABLE = new RegExp(`[${UNSAFE_TEXT_CLASS}]`, 'gu');
 
 /** A detail as the timeline keeps it: one line, printable, at most `max` characters. */
 export function cleanDetail(detail: string | undefined, max = 500): string {
