@@ -19,6 +19,7 @@ import {
   decodeDhcp, DecodeError, encodeDhcp, formatHexColons, MessageType, messageTypeName, type DhcpPacket,
 } from './codec/index.js';
 import { heardAddress, osRequestAddress, proxyRespond, screenProxy, type ProxyContext, type ProxyPort } from './proxy.js';
+import { setMostRecent } from '../recent-map.js';
 import { bindSocket, closeSocket, explainBindError, sendTo } from '../udp.js';
 import { noMetrics, type Metrics } from '../metrics.js';
 import { dhcpCounters, typeLabel, type DhcpCounters } from './metrics.js';
@@ -176,10 +177,7 @@ function ofPxeClient(addresses: Map<string, string>, heard: { ip: string; mac: s
 }
 
 function remember(addresses: Map<string, string>, heard: { ip: string; mac: string } | undefined): void {
-  if (!heard) return;
-  addresses.delete(heard.ip); // re-inserted last: the Map's order is the eviction order
-  addresses.set(heard.ip, heard.mac);
-  if (addresses.size > MAX_ADDRESSES) addresses.delete(addresses.keys().next().value!);
+  if (heard) setMostRecent(addresses, heard.ip, heard.mac, MAX_ADDRESSES);
 }
 
 function recordEvent(deps: HandlerDeps, log: Logger, event: { mac: string; type: EventType; detail?: string }): void {

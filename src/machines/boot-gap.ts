@@ -4,6 +4,7 @@
 // wrapped so the ipxe-script event carries it as `data.sinceAckMs`, which `machines show` and
 // `machines watch` print after the event, so an operator sees it for every boot.
 import type { EventSink, MachineEventInput } from './boot.js';
+import { setMostRecent } from '../recent-map.js';
 
 /** ACKs remembered at once; the oldest go first (a storm of unknown MACs cannot grow it). */
 const MAX_MACS = 10_000;
@@ -17,9 +18,7 @@ export class BootGapEvents implements EventSink {
 
   record(event: MachineEventInput): void {
     if (event.type === 'dhcp-ack') {
-      this.acks.delete(event.mac); // re-inserted last: the Map's order is the eviction order
-      this.acks.set(event.mac, this.now());
-      if (this.acks.size > MAX_MACS) this.acks.delete(this.acks.keys().next().value!);
+      setMostRecent(this.acks, event.mac, this.now(), MAX_MACS);
     } else if (event.type === 'ipxe-script') {
       const ackAt = this.acks.get(event.mac);
       this.acks.delete(event.mac); // one gap per ACK: a retry script's next request is not another boot

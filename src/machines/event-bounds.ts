@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { EventData, EventSink, MachineEventInput } from './boot.js';
 import { UNSAFE_TEXT_CLASS } from '../schemas.js';
+import { setMostRecent } from '../recent-map.js';
 
 export interface Bucket { readonly burst: number; readonly perSecond: number }
 
@@ -98,14 +99,8 @@ export class BoundedEvents implements EventSink {
   }
 
   private macLevel(mac: string, at: number): Level {
-    let level = this.levels.get(mac);
-    if (level) {
-      this.levels.delete(mac); // re-inserted last: the Map's order is the eviction order
-    } else {
-      level = { tokens: this.perMac.burst, at };
-      if (this.levels.size >= this.maxMacs) this.levels.delete(this.levels.keys().next().value!);
-    }
-    this.levels.set(mac, level);
+    const level = this.levels.get(mac) ?? { tokens: this.perMac.burst, at };
+    setMostRecent(this.levels, mac, level, this.maxMacs);
     return level;
   }
 
