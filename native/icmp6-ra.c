@@ -99,15 +99,21 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   return number(env, fd);
 }
 
-static napi_value recv_message(napi_env env, napi_callback_info info) {
+/** The one argument of recv(fd) and close(fd); false (a TypeError thrown) when it is not a descriptor. */
+static bool fd_only_arg(napi_env env, napi_callback_info info, const char *usage, int32_t *fd) {
   size_t argc = 1;
   napi_value argv[1];
-  int32_t fd;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    napi_throw_type_error(env, NULL, "recv(fd) takes a file descriptor");
-    return NULL;
+      napi_get_value_int32(env, argv[0], fd) != napi_ok || *fd < 0) {
+    napi_throw_type_error(env, NULL, usage);
+    return false;
   }
+  return true;
+}
+
+static napi_value recv_message(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (!fd_only_arg(env, info, "recv(fd) takes a file descriptor", &fd)) return NULL;
   unsigned char data[65536]; // any IPv6 payload without jumbograms: an RA with many options is read whole
   struct sockaddr_in6 from;
   struct iovec iov = { .iov_base = data, .iov_len = sizeof data };
@@ -160,14 +166,8 @@ static napi_value send_message(napi_env env, napi_callback_info info) {
 }
 
 static napi_value close_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
   int32_t fd;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 1 ||
-      napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    napi_throw_type_error(env, NULL, "close(fd) takes a file descriptor");
-    return NULL;
-  }
+  if (!fd_only_arg(env, info, "close(fd) takes a file descriptor", &fd)) return NULL;
   close(fd);
   return NULL;
 }
