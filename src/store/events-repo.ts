@@ -1,6 +1,7 @@
 import type { EventData, EventSink, EventType, MachineEventInput } from '../machines/boot.js';
 import type { MachineEvent } from '../machines/model.js';
 import type { Db } from './db.js';
+import { machineOwningMac } from './machines-repo.js';
 
 interface EventRow { id: number; at: number; mac: string; machine_id: string | null; type: string; detail: string; data: string | null }
 
@@ -80,11 +81,9 @@ export class SqliteEventStore implements EventSink {
   }
 
   private writer(db: Db): EventWriter {
-    // The machine is looked up inside the INSERT: one statement per event, not two. By boot MAC first:
-    // a machine added by hand has no interfaces until commissioning reports its NICs. Both are index
-    // lookups (machines.boot_mac is UNIQUE, interfaces.mac the key).
-    const values = `VALUES (@at, @mac, coalesce((SELECT id FROM machines WHERE boot_mac = @mac),
-      (SELECT machine_id FROM interfaces WHERE mac = @mac)), @type, @detail, @data)`;
+    // The machine is looked up inside the INSERT, by the same rule as machines-repo's byMac: one
+    // statement per event, not two.
+    const values = `VALUES (@at, @mac, ${machineOwningMac('@mac')}, @type, @detail, @data)`;
     type Values = { at: number; mac: string; type: string; detail: string; data: string | null };
     const insert = db.prepare<Values>(`INSERT INTO events (at, mac, machine_id, type, detail, data) ${values}`);
     const insertReturning = db.prepare<Values, EventRow>(`INSERT INTO events (at, mac, machine_id, type, detail, data) ${values} RETURNING *`);

@@ -80,6 +80,16 @@ function patchColumns(patch: MachinePatch): Record<string, unknown> {
   return columns;
 }
 
+/**
+ * SQL for the id of the machine that owns a MAC, by boot MAC first (a machine added by hand has no
+ * interfaces until commissioning reports its NICs), then by NIC: two index lookups
+ * (machines.boot_mac is UNIQUE, interfaces.mac the key). `param` is the statement's parameter.
+ * Machine lookups and event attribution (events-repo.ts) both use it, so they never disagree.
+ */
+export function machineOwningMac(param: string): string {
+  return `coalesce((SELECT id FROM machines WHERE boot_mac = ${param}), (SELECT machine_id FROM interfaces WHERE mac = ${param}))`;
+}
+
 const idAlphabet = 'abcdefghjkmnpqrstuvwxyz23456789';
 
 /** Short, readable system ids as MAAS uses them (6 characters, no look-alike letters). */
@@ -110,8 +120,7 @@ export class SqliteMachineStore {
     // Two index lookups (boot_mac is UNIQUE, interfaces.mac the key), not a join: an OR across the
     // join scanned every machine, on every DHCP packet, iPXE script and grub.cfg.
     this.byMacStmt = db.prepare<{ mac: string }, MachineRow>(
-      `SELECT ${machineColumns} FROM machines m WHERE m.id = coalesce(
-         (SELECT id FROM machines WHERE boot_mac = @mac), (SELECT machine_id FROM interfaces WHERE mac = @mac))`,
+      `SELECT ${machineColumns} FROM machines m WHERE m.id = ${machineOwningMac('@mac')}`,
     );
     this.byUuidStmt = db.prepare<[string], MachineRow>(`SELECT ${machineColumns} FROM machines m WHERE uuid = ?`);
     this.listStmt = db.prepare<[], MachineRow>(`SELECT ${machineColumns} FROM machines m ORDER BY created_at, id`);
