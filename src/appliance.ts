@@ -130,8 +130,10 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
     // (src/dhcp/proxy.ts heardAddress). The proxy starts after TFTP and HTTP, in listen().
     const proxyMode = config.dhcp?.enabled === true && config.dhcp.mode === 'proxy';
     let proxy: ProxyDhcpServer | undefined;
-    const macOfAddress = (address: string) => (overrides.leases ? overrides.leases.macOf(plainIpv4(address))
-      : proxyMode ? proxy?.macOf(plainIpv4(address)) : leaseMac(store, address));
+    const macOfAddress = (address: string) => {
+      const ip = plainIpv4(address);
+      return overrides.leases ? overrides.leases.macOf(ip) : proxyMode ? proxy?.macOf(ip) : store.leases.byIp(ip)?.mac;
+    };
     // Everything a host on the boot network makes us record is cleaned and rate-bound (event-bounds.ts).
     // Behind the bound, each iPXE boot's wait after its DHCP ACK goes on its script event (boot-gap.ts).
     const bootEvents = new BoundedEvents(new BootGapEvents(store.events), { log: log.child({ subsystem: 'events' }) });
@@ -252,9 +254,3 @@ async function schemaChecker(config: CloudInitConfig, log: Logger): Promise<Sche
   log.debug({ version }, 'operator user-data is checked with cloud-init schema');
   return cloudInitSchemaChecker(config.command, true);
 }
-
-/** The MAC holding a lease on this address. */
-function leaseMac(store: Store, address: string): string | undefined {
-  return store.leases.byIp(plainIpv4(address))?.mac;
-}
-
