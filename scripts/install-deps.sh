@@ -16,7 +16,9 @@ cd "$(dirname "$0")/.."
 # - cloud-init: its `cloud-init schema` checks operator user-data and the tests' rendered documents.
 #   It must never configure this host: /etc/cloud/cloud-init.disabled is written before the install;
 # - mmdebstrap: builds images/debian (a Debian root from packages only, no root-owned state left behind);
-# - build-essential, python3: compile better-sqlite3 when no prebuilt binary can be downloaded.
+# - build-essential, python3: compile better-sqlite3 when no prebuilt binary can be downloaded;
+# - gdisk (sgdisk), dosfstools (mkfs.vfat): the deploy scripts' tests (test/deploy-scripts) partition
+#   and format loop devices with the tools the installer environment runs.
 debian_packages=(
   qemu-system-x86 ipxe-qemu ovmf ipxe shim-signed grub-efi-amd64-signed iproute2
   squashfs-tools cpio kmod zstd xz-utils busybox-static
@@ -24,6 +26,7 @@ debian_packages=(
   isc-dhcp-client dhcpcd-base dnsmasq-base cloud-init mmdebstrap
   build-essential python3 ca-certificates
   ndisc6 radvd
+  gdisk dosfstools
 )
 
 missing=()
