@@ -69,11 +69,12 @@ export class Loops {
 export const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
 /** Our HTTP file server with Range (RFC 9110 §14): GET PATH -> FILES[PATH]; `bytes=N-` gets a 206.
- * dropOnce: the first full (non-Range) GET of a file sends that many bytes and cuts the connection. */
+ * dropOnce: the first full (non-Range) GET of a file sends that many bytes and cuts the connection.
+ * noRange: answer every GET with the whole file (200), as a server without Range support does. */
 export class RangeServer {
   readonly requests: { path: string; range?: string; auth?: string }[] = [];
   private server?: Server;
-  constructor(private readonly files: Record<string, Buffer>, private dropOnce?: number) {}
+  constructor(private readonly files: Record<string, Buffer>, private dropOnce?: number, private readonly noRange = false) {}
 
   async start(): Promise<string> {
     this.server = createServer((req, res) => {
@@ -81,7 +82,7 @@ export class RangeServer {
       this.requests.push({ path, range: req.headers.range, auth: req.headers.authorization });
       const data = this.files[path];
       if (!data) { res.writeHead(404).end('not found\n'); return; }
-      const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
+      const m = this.noRange ? null : /^bytes=(\d+)-$/.exec(req.headers.range ?? '');
       const start = m ? Number(m[1]) : 0;
       if (start > data.length) { res.writeHead(416).end(); return; }
       res.writeHead(m ? 206 : 200, {

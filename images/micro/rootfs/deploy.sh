@@ -32,11 +32,12 @@ fail() {
   exit 1
 }
 
-# On any non-zero exit (fail, a timeout's SIGTERM, an unexpected error): mark the step failed so the
+# On any exit, the step's temporary folder $WORK goes. On any non-zero exit (fail, a timeout's SIGTERM, an unexpected error): mark the step failed so the
 # later steps skip, and unmount everything under the target, whoever mounted it, so the failed run
 # leaves no mount behind (the runner powers the machine off afterwards, but a test host stays up).
 deploy_exit() {
   local rc=$?
+  [ -n "${WORK:-}" ] && rm -rf "$WORK" # a step's temporary folder (30-write-image's fifos)
   if [ "$rc" != 0 ]; then
     mkdir -p "$STATE" && [ -e "$STATE/failed" ] || echo "$STEP" >"$STATE/failed"
     deploy_umount_all
