@@ -2,12 +2,13 @@
 // does (its own working folder, NETBOOT_* exported, parameters in the environment), make loop
 // devices on sparse files and always take them down again, and serve a file over HTTP with Range.
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { put } from '../images/fake-machine.js';
 
 export const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const builtinDir = join(repo, 'deploy', 'builtin');
@@ -18,6 +19,7 @@ const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool
 /** Loop devices need root and util-linux; the partition test also gdisk and dosfstools. */
 export const canLoop = process.getuid?.() === 0 && has('losetup') && has('blockdev');
 export const canPartition = canLoop && has('sgdisk') && has('mkfs.vfat') && has('mkfs.ext4');
+export const hasZstd = has('zstd');
 
 export interface ScriptRun { code: number | null; stdout: string; stderr: string; lastErr: string }
 
@@ -104,4 +106,17 @@ export class RangeServer {
   stop(): Promise<void> {
     return new Promise((ok) => { this.server?.closeAllConnections(); this.server ? this.server.close(() => ok()) : ok(); });
   }
+}
+
+/** A small root tree as a .tar.zst, with a payload big enough (2 MiB, incompressible) to cut. */
+export function rootTarball(dir: string): Buffer {
+  const tree = join(dir, 'tree');
+  put(tree, 'etc/hostname', 'debian\n');
+  put(tree, 'etc/machine-id', '');
+  put(tree, 'usr/lib/payload.bin', randomBytes(2 * 1024 * 1024));
+  spawnSync('ln', ['-s', 'usr/lib', join(tree, 'lib')]);
+  spawnSync('chmod', ['4755', join(tree, 'usr/lib/payload.bin')]);
+  const tar = spawnSync('sh', ['-c', `tar --numeric-owner --xattrs --xattrs-include='*' --acls -C "${tree}" -cf - . | zstd -3 -q -c`], { maxBuffer: 64 * 1024 * 1024 });
+  if (tar.status !== 0) throw new Error(tar.stderr.toString());
+  return tar.stdout;
 }

@@ -1,29 +1,11 @@
 // 30-write-image against a real root tarball (tar | zstd) served by our Range-capable HTTP server,
 // into a plain folder as the target: the download resumes after a dropped connection, and a wrong
 // sha256 or size fails with a clear reason.
-import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { put } from '../images/fake-machine.js';
 import { tempDir } from '../images/fixtures.js';
-import { RangeServer, runScript, sha256 } from './harness.js';
-
-const hasZstd = spawnSync('sh', ['-c', 'command -v zstd']).status === 0;
-
-/** A small root tree as a .tar.zst, with a payload big enough (2 MiB, incompressible) to cut. */
-function rootTarball(dir: string): Buffer {
-  const tree = join(dir, 'tree');
-  put(tree, 'etc/hostname', 'debian\n');
-  put(tree, 'etc/machine-id', '');
-  put(tree, 'usr/lib/payload.bin', randomBytes(2 * 1024 * 1024));
-  spawnSync('ln', ['-s', 'usr/lib', join(tree, 'lib')]);
-  spawnSync('chmod', ['4755', join(tree, 'usr/lib/payload.bin')]);
-  const tar = spawnSync('sh', ['-c', `tar --numeric-owner --xattrs --xattrs-include='*' --acls -C "${tree}" -cf - . | zstd -3 -q -c`], { maxBuffer: 64 * 1024 * 1024 });
-  if (tar.status !== 0) throw new Error(tar.stderr.toString());
-  return tar.stdout;
-}
+import { hasZstd, RangeServer, rootTarball, runScript, sha256 } from './harness.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let server: RangeServer | undefined;
