@@ -29,10 +29,13 @@ readonly MIRRORS=(
 )
 # FACTS.md's package set for a systemd + cloud-init environment, plus what the commissioning scripts
 # (commissioning/builtin) and the runner use: busybox-static (the runner's shell and tools, as in the
-# micro image), kmod for modprobe, pciutils/usbutils for 10-pci-usb.
+# micro image), kmod for modprobe, pciutils/usbutils for 10-pci-usb; and what the deploy and erase
+# scripts (deploy/builtin, deploy.md §1.1) run: gdisk (sgdisk), dosfstools (mkfs.vfat), e2fsprogs,
+# zstd (the root tarball), nvme-cli and hdparm (secure erase).
 readonly PACKAGES=(
   linux-image-amd64 usr-is-merged systemd systemd-sysv udev dbus cloud-init curl ca-certificates
   iproute2 netbase pciutils usbutils kmod busybox-static
+  gdisk dosfstools e2fsprogs zstd nvme-cli hdparm
 )
 # Same modules as the micro initrd: NIC, disk and the filesystems the root needs.
 readonly MODULES=(e1000 e1000e virtio_net virtio_pci virtio_blk ata_piix ahci sd_mod squashfs loop overlay af_packet)
@@ -120,6 +123,7 @@ printf 'netboot\n' >"$ROOT/etc/hostname"
 # scripts are written for busybox, whose applets go first on the runner's PATH ($LIBDIR/bin).
 install -D -m 0755 "$MICRO_DIR/rootfs/runner" "$ROOT/usr/lib/netboot/runner"
 install -D -m 0644 "$MICRO_DIR/rootfs/inventory.sh" "$ROOT/usr/lib/netboot/inventory.sh"
+install -D -m 0644 "$MICRO_DIR/rootfs/deploy.sh" "$ROOT/usr/lib/netboot/deploy.sh"
 mkdir -p "$ROOT/usr/lib/netboot/bin"
 while read -r applet; do
   ln -sfn /bin/busybox "$ROOT/usr/lib/netboot/bin/$applet"

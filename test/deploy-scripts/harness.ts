@@ -104,7 +104,10 @@ export class RangeServer {
   }
 
   stop(): Promise<void> {
-    return new Promise((ok) => { this.server?.closeAllConnections(); this.server ? this.server.close(() => ok()) : ok(); });
+    const server = this.server;
+    if (!server) return Promise.resolve();
+    server.closeAllConnections();
+    return new Promise((ok) => server.close(() => ok()));
   }
 }
 
