@@ -16,8 +16,9 @@ export const libDir = join(repo, 'images', 'micro', 'rootfs');
 export const MiB = 1024 * 1024;
 
 const has = (tool: string): boolean => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-/** Loop devices need root and util-linux; the partition test also gdisk and dosfstools. */
-export const canLoop = process.getuid?.() === 0 && has('losetup') && has('blockdev');
+/** Loop devices need root, util-linux and a free loop device (`losetup -f` only looks for one);
+ * the partition test also gdisk and dosfstools. */
+export const canLoop = process.getuid?.() === 0 && has('losetup') && has('blockdev') && spawnSync('losetup', ['-f']).status === 0;
 export const canPartition = canLoop && has('sgdisk') && has('mkfs.vfat') && has('mkfs.ext4');
 export const hasZstd = has('zstd');
 

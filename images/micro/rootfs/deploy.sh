@@ -39,7 +39,8 @@ deploy_exit() {
   local rc=$?
   [ -n "${WORK:-}" ] && rm -rf "$WORK" # a step's temporary folder (30-write-image's fifos)
   if [ "$rc" != 0 ]; then
-    mkdir -p "$STATE" && [ -e "$STATE/failed" ] || echo "$STEP" >"$STATE/failed"
+    mkdir -p "$STATE"
+    [ -e "$STATE/failed" ] || echo "$STEP" >"$STATE/failed"
     deploy_umount_all
   fi
   exit "$rc"
