@@ -78,6 +78,15 @@ describe.skipIf(!canLoop)('10-erase-disks on a loop device', () => {
     expect(report()).toMatchObject([{ method: 'zeroout', verified: true }]);
   });
 
+  test('a disk that refuses writes fails with the reason last; its entry says unverified', async () => {
+    const dev = loops.attach(SIZE, 0xab, true);
+    const r = await erase({ ERASE_MODE: 'full', ERASE_DISKS: dev });
+    expect(r.code).toBe(1);
+    expect(r.lastErr).toMatch(new RegExp(`^erase failed on 1 of 1 disks; last: ${dev.slice(5)}: quick erase failed: `));
+    expect(report()).toMatchObject([{ disk: dev.slice(5), method: 'quick', bytes: SIZE, verified: false }]);
+    expect(only(read(dev, 0), 0xab)).toBe(true);
+  });
+
   test('two disks, one of them missing: exit 1, the reason last; the other is still erased', async () => {
     const dev = loops.attach(SIZE, 0xab);
     const r = await erase({ ERASE_MODE: 'quick', ERASE_DISKS: `/dev/nosuchdisk ${dev}` });

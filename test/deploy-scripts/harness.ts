@@ -52,11 +52,11 @@ export class Loops {
   private readonly devices: string[] = [];
   constructor(private readonly dir: string) {}
 
-  attach(bytes: number, fill?: number): string {
+  attach(bytes: number, fill?: number, readOnly = false): string {
     const file = join(this.dir, `disk${this.devices.length}.img`);
     if (fill === undefined) run('truncate', ['-s', String(bytes), file]);
     else writeFileSync(file, Buffer.alloc(bytes, fill));
-    const dev = run('losetup', ['-f', '--show', '-P', file]).trim();
+    const dev = run('losetup', ['-f', '--show', '-P', ...(readOnly ? ['-r'] : []), file]).trim();
     this.devices.push(dev);
     return dev;
   }
