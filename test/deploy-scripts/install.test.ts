@@ -5,7 +5,7 @@
 // vfat: the test then bind-mounts a folder at boot/efi, which 40-configure keeps (the QEMU
 // end-to-end test runs the real ESP and GRUB).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { tempDir } from '../images/fixtures.js';
@@ -68,12 +68,23 @@ describe.skipIf(!canPartition || !hasZstd)('deploy steps on a loop device', () =
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(join(target, 'etc/hostname'), 'utf8')).toBe('debian\n');
 
-    if (!hasVfat) {
-      const efi = join(tmp.path, 'efi');
-      mkdirSync(efi);
+    const efi = join(tmp.path, 'efi');
+    mkdirSync(efi);
+    const mountEsp = () => {
+      if (hasVfat) return;
       mkdirSync(join(target, 'boot/efi'), { recursive: true });
       expect(spawnSync('mount', ['--bind', efi, join(target, 'boot/efi')]).status).toBe(0);
-    }
+    };
+    mountEsp();
+    // A seed the appliance does not serve: a clear reason, the step marked failed, all unmounted.
+    r = await runScript('40-configure', join(tmp.path, 'cwd', 'noseed'), { ...env, DEPLOY_SEED_URL: `${base}/noseed/` });
+    expect(r.code).toBe(1);
+    expect(r.lastErr).toBe(`the appliance has no meta-data for this machine (404 from ${base}/noseed/meta-data)`);
+    expect(mounts(tmp.path)).toEqual([]);
+    rmSync(join(state, 'failed'));
+    expect(spawnSync('mount', [root, target]).status).toBe(0);
+    mountEsp();
+
     r = await step('40-configure');
     expect(r.code, r.stderr).toBe(0);
     expect(readFileSync(join(target, 'etc/fstab'), 'utf8')).toContain(
