@@ -21,7 +21,11 @@ import { BootGapEvents } from './machines/boot-gap.js';
 import { Tagging } from './machines/tagging.js';
 import { Catalogue } from './machines/catalogue.js';
 import { ScriptRuns } from './machines/script-runs.js';
-import { builtinScriptsDir } from './paths.js';
+import { builtinScriptsDir, deployScriptsDir } from './paths.js';
+import { Deployments } from './machines/deployments.js';
+import { phaseParameters } from './machines/phase-parameters.js';
+import { deployableImages } from './images/deployable.js';
+import { parseOperatorUserData } from './cloud-init/operator-user-data.js';
 import { createPowerDriver, parsePowerSettings } from './power/index.js';
 import { cloudInitRoutes, cloudInitSchemaChecker, cloudInitVersion, RenderCache, type SchemaChecker } from './cloud-init/index.js';
 import type { CloudInitConfig } from './config/schema.js';
@@ -102,11 +106,14 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
     closers.push(() => retention.close());
     const images = ImageCatalogue.open(imagesDir, { log: log.child({ subsystem: 'images' }) });
     const publicUrl = derivePublicUrl(config);
+    // Disk images (what a deployment installs) and cloud-init images (what a memory deployment boots).
+    const deployable = deployableImages(images, config.images.deploy);
     const booter = new LifecycleBooter({
-      publicUrl, enlistImage: config.images.enlist, commissionImage: config.images.commission, images, machines: store.machines, extraCmdline: config.boot.kernelArgs,
+      publicUrl, enlistImage: config.images.enlist, commissionImage: config.images.commission, ephemeralImage: config.images.ephemeral,
+      images, machines: store.machines, extraCmdline: config.boot.kernelArgs, localbootEfi: () => deployable.localbootEfi(),
     });
     const service = new MachineService({
-      store, log: log.child({ subsystem: 'machines' }), builtinScripts: overrides.builtinScripts ?? loadBuiltinScripts(builtinScriptsDir),
+      store, log: log.child({ subsystem: 'machines' }), builtinScripts: overrides.builtinScripts ?? [...loadBuiltinScripts(builtinScriptsDir), ...loadBuiltinScripts(deployScriptsDir)],
       powerDriver: overrides.powerDriver ?? ((settings) => createPowerDriver(parsePowerSettings(settings), { log })),
       timeouts: {
         commissioning: config.lifecycle.commissioningTimeout, testing: config.lifecycle.testingTimeout,
@@ -122,6 +129,13 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
     const renderCache = new RenderCache();
     closers.push(() => renderCache.close());
     const userDataChecker = overrides.userDataChecker ?? await schemaChecker(config.cloudInit, log);
+    const deployments = new Deployments({
+      service, images: deployable, events: store.events,
+      defaultDiskImage: config.images.deploy, defaultMemoryImage: config.images.ephemeral, defaultEraseMode: config.lifecycle.eraseMode,
+      parseUserData: parseOperatorUserData, checkCloudConfig: (text) => userDataChecker.check(text),
+      onUserDataChanged: (id) => renderCache.invalidate(id),
+      ...(overrides.now ? { now: overrides.now } : {}),
+    });
     const missing = images.find(config.images.enlist) ? '' : ` (image '${config.images.enlist}' is not built yet: run \`netboot images build ${config.images.enlist}\`)`;
     log.info({ imagesDir, images: images.list().map((i) => i.name) }, `image store opened${missing}`);
 
@@ -157,8 +171,12 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
         limits: config.http,
       });
       app.register(enlistRoutes, { store, tagging });
-      app.register(machineCallbackRoutes, { auth, runs: new ScriptRuns({ store, service, tagging }) });
-      app.register(cloudInitRoutes, { auth, events: bootEvents, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys });
+      const parameters = phaseParameters({ publicUrl, installable: (name) => deployable.installable(name), defaultEraseMode: config.lifecycle.eraseMode });
+      app.register(machineCallbackRoutes, { auth, runs: new ScriptRuns({ store, service, tagging, phaseParameters: parameters }) });
+      app.register(cloudInitRoutes, {
+        auth, events: bootEvents, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys,
+        systemFinished: (machine, result) => deployments.systemFinished(machine, result),
+      });
       closers.push(() => app.close());
       bootApp = app;
     }
@@ -166,7 +184,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
     let apiApp: FastifyInstance | null = null;
     if (config.api.enabled) {
       const api = await buildApiApp({
-        store, service, tagging, catalogue, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images, limits: config.api, metrics,
+        store, service, tagging, catalogue, token: operatorToken(config), log, userData: { checker: userDataChecker, cache: renderCache }, images, limits: config.api, metrics, deployments,
       });
       closers.push(() => api.close());
       apiApp = api;

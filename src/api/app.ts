@@ -17,6 +17,7 @@ import type { Store } from '../store/index.js';
 import { catalogueRoutes } from './catalogue-routes.js';
 import { eventRoutes, type StreamLimits } from './event-routes.js';
 import { imageRoutes, type ImageRoutesDeps } from './image-routes.js';
+import { deployRoutes, type DeployRouteDeps } from './deploy-routes.js';
 import { machineRoutes } from './machine-routes.js';
 import { metricsRoutes, type MetricsRouteDeps } from './metrics.js';
 import { userDataRoutes, type UserDataDeps } from './user-data-routes.js';
@@ -39,6 +40,8 @@ export interface ApiDeps {
   readonly limits?: HttpLimits;
   /** What the servers count, served at GET /api/v1/metrics; without it the route is absent. */
   readonly metrics?: MetricsRouteDeps['metrics'];
+  /** Deploy and release with options (src/machines/deployments.ts). */
+  readonly deployments: DeployRouteDeps['deployments'];
 }
 
 export async function buildApiApp(deps: ApiDeps): Promise<FastifyInstance> {
@@ -77,6 +80,7 @@ export async function buildApiApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.get('/api/v1/openapi.json', { schema: { hide: true } }, async () => app.swagger());
   await app.register(machineRoutes, { prefix: '/api/v1', ...deps });
+  await app.register(deployRoutes, { prefix: '/api/v1', deployments: deps.deployments });
   await app.register(userDataRoutes, { prefix: '/api/v1', ...deps, userData: deps.userData ?? { checker: cloudInitSchemaChecker('cloud-init', false) } });
   await app.register(catalogueRoutes, { prefix: '/api/v1', ...deps });
   await app.register(eventRoutes, { prefix: '/api/v1', ...deps });

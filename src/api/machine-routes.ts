@@ -26,6 +26,8 @@ export function machineView(m: Machine): Record<string, unknown> {
     notes: m.notes, zone: m.zone, pool: m.pool, power: publicPowerSettings(m.power), bootPurpose: m.bootPurpose,
     runId: m.runId, skipTests: m.skipTests, commissioned: m.commissioned, beforeRescue: m.beforeRescue,
     timer: m.timer, tags: m.tags, hasUserData: m.userData !== '', actions: allowedEvents(facts(m)),
+    // The deploy options; SSH public keys are not secrets, user-data (which may hold some) is not here.
+    deployment: m.deployment, eraseMode: m.eraseMode,
   };
 }
 
@@ -96,7 +98,6 @@ const ActionBody = Closed({
 function lifecycleEvent(action: OperatorEventType, body: Static<typeof ActionBody>): LifecycleEvent {
   switch (action) {
     case 'commission': return { type: action, ...(body.skipTests ? { skipTests: true } : {}) };
-    case 'release': return { type: action, ...(body.erase ? { erase: true } : {}) };
     case 'mark-broken': return { type: action, reason: body.reason ?? 'marked broken by an operator' };
     default: return { type: action };
   }
@@ -159,6 +160,9 @@ export const machineRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     }
     if (action === 'lock' || action === 'unlock') return machineView(service.update(id, { locked: action === 'lock' }));
     if (body.reason !== undefined && action !== 'mark-broken') throw new ValidationError(`'reason' only goes with mark-broken`);
+    // With their defaults (POST /machines/:id/deploy and /release take the options): one code path.
+    if (action === 'deploy') return machineView(await deps.deployments.deploy(id, {}));
+    if (action === 'release') return machineView(deps.deployments.release(id, body.erase ? { erase: true } : {}));
     return machineView(service.act(id, lifecycleEvent(action, body)));
   });
 

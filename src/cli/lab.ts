@@ -7,9 +7,10 @@ import { buildImage } from '../images/index.js';
 import { recipesDir } from '../paths.js';
 import { LabError } from '../errors.js';
 import { formatEvent, formatMachine } from './format.js';
+import { deployDemo } from './lab-deploy.js';
 import { imagesDirOf, resolveConfig, type GlobalOptions } from './context.js';
 
-interface LabCommandOptions { timeout: string; memory: string; cpus: string; keep?: boolean; accel: string; firmware: string; dhcp: string }
+interface LabCommandOptions { timeout: string; memory: string; cpus: string; keep?: boolean; accel: string; firmware: string; dhcp: string; deploy?: boolean }
 
 const firmwares: readonly VmFirmware[] = ['bios', 'uefi-pxe', 'uefi-http', 'secure-boot'];
 
@@ -25,6 +26,7 @@ export function registerLabCommand(program: Command): void {
     .option('--firmware <kind>', `VM firmware: ${firmwares.join(' | ')} (secure-boot boots shim -> grub -> signed kernel)`, 'bios')
     .option('--dhcp <mode>', 'full: the appliance hands out addresses | proxy: a site DHCP server (dnsmasq) does, the appliance only boot files', 'full')
     .option('--keep', 'keep the lab folder (logs, serial console, database) afterwards')
+    .option('--deploy', 'then commission, allocate and deploy it (debian-disk), log in over SSH and release it (~10 min under TCG)')
     .action(async (options: LabCommandOptions) => runLab(program.opts<GlobalOptions>(), options));
 }
 
@@ -43,6 +45,13 @@ async function runLab(global: GlobalOptions, options: LabCommandOptions): Promis
   step('building the micro boot image (skipped when it is up to date)');
   const built = await buildImage({ name: 'micro', imagesDir, recipesDir, force: false, onProgress: (line) => console.log(`    ${line}`) });
   console.log(`    image micro ${built.image.version}${built.skipped ? ' (cached)' : ` built in ${built.seconds.toFixed(0)} s`}`);
+  if (options.deploy) {
+    for (const name of ['debian', 'debian-disk']) {
+      step(`building the ${name} image for --deploy (skipped when it is up to date; ~5 min the first time)`);
+      const image = await buildImage({ name, imagesDir, recipesDir, force: false, onProgress: (line) => console.log(`    ${line}`) });
+      console.log(`    image ${name}${image.skipped ? ' (cached)' : ` built in ${image.seconds.toFixed(0)} s`}`);
+    }
+  }
 
   step(`creating a private boot network and starting the appliance in it (DHCP ${dhcpMode} mode)`);
   const lab = await Lab.start({ imagesDir, keepDir: options.keep, uefiLoader: firmware === 'secure-boot' ? 'shim' : 'snponly', dhcpMode });
@@ -71,8 +80,10 @@ async function runLab(global: GlobalOptions, options: LabCommandOptions): Promis
     step(`network-booting a QEMU VM (${firmware}, MAC ${demoVm.mac}, ${options.cpus} CPUs, ${options.memory} MiB, 2 GiB disk, ${options.accel})`);
     const started = Date.now();
     const vm = await lab.bootVm({
-      mac: demoVm.mac, uuid: demoVm.uuid, memoryMiB: Number(options.memory), cpus: Number(options.cpus),
-      diskMiB: 2048, accel: options.accel === 'kvm' ? 'kvm' : 'tcg', firmware,
+      // --deploy: the debian environment holds its root in RAM, and the deployed system needs ~1 GiB of disk.
+      mac: demoVm.mac, uuid: demoVm.uuid, memoryMiB: options.deploy ? Math.max(1536, Number(options.memory)) : Number(options.memory),
+      cpus: Number(options.cpus), diskMiB: options.deploy ? 4096 : 2048, accel: options.accel === 'kvm' ? 'kvm' : 'tcg', firmware,
+      chassis: Boolean(options.deploy),
       onSerialLine: (line) => { if (/netboot-(initrd|agent)/.test(line)) console.log(`    [console] ${line.trim()}`); },
     });
     console.log(`    QEMU PID ${vm.pid}; boot events as they happen:`);
@@ -85,9 +96,14 @@ async function runLab(global: GlobalOptions, options: LabCommandOptions): Promis
     }, 250);
     const machine = await lab.waitForMachine(demoVm.mac, vm, Number(options.timeout) * 1000);
     const enlistedAfter = (Date.now() - started) / 1000;
-    await Promise.race([vm.exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+    if (options.deploy) {
+      step(`enlisted ${enlistedAfter.toFixed(1)} s after QEMU started`);
+      await deployDemo(lab, vm, machine.id, step);
+    } else {
+      await Promise.race([vm.exited, new Promise((resolve) => setTimeout(resolve, 30_000))]);
+    }
     clearInterval(follow);
-    step(`enlisted ${enlistedAfter.toFixed(1)} s after QEMU started; the VM ${vm.running ? 'is still running' : 'powered itself off'}`);
+    if (!options.deploy) step(`enlisted ${enlistedAfter.toFixed(1)} s after QEMU started; the VM ${vm.running ? 'is still running' : 'powered itself off'}`);
     if (site) {
       const address = site.leases().find((lease) => lease.mac === demoVm.mac)?.ip ?? 'none';
       console.log(`    its address came from the site DHCP server: ${address}; netboot's lease table holds ${lab.store().leases.all().length} leases`);

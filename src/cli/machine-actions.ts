@@ -6,6 +6,7 @@ import { ValidationError } from '../errors.js';
 import { powerDrivers } from '../power/registry.js';
 import type { MachineEvent } from '../machines/model.js';
 import { apiClient } from './api-client.js';
+import { registerDeployCommands } from './deploy-commands.js';
 import { resolveConfig, type GlobalOptions } from './context.js';
 import { escapeText, safeJson } from './escape.js';
 import { formatEvent, formatRuns } from './format.js';
@@ -42,15 +43,13 @@ function positiveInt(flag: string): (text: string) => number {
 
 export function registerMachineActions(machines: Command, program: Command): void {
   const api = () => apiClient(resolveConfig(program.opts<GlobalOptions>()));
+  registerDeployCommands(machines, program);
   const simple: Array<[string, string]> = [
     ['test', 'run the tests again (Ready, Broken, failed machines)'],
     ['abort', 'stop what the machine is doing (commissioning, testing, deploying, ...)'],
     ['mark-fixed', 'back to Ready (or New if never commissioned)'],
     ['lock', 'refuse every state and power change until unlocked'],
     ['unlock', 'allow changes again'],
-    ['deploy', 'deploy a Ready or Allocated machine'],
-    ['rescue', 'boot the machine into the rescue environment'],
-    ['exit-rescue', 'leave rescue mode'],
   ];
   for (const [name, description] of simple) {
     machines.command(name).description(description).argument('<id|hostname|mac>').option('--json', 'print JSON')
@@ -84,12 +83,6 @@ export function registerMachineActions(machines: Command, program: Command): voi
     .action(async (key: string, options: { reason?: string; json?: boolean }) => {
       const body = options.reason ? { reason: options.reason } : undefined;
       printMachine(await api().call('POST', `/machines/${encodeURIComponent(key)}/actions/mark-broken`, body), options.json);
-    });
-  machines.command('release').description('release an Allocated or Deployed machine').argument('<id|hostname|mac>')
-    .option('--erase', 'erase its disks first').option('--json', 'print JSON')
-    .action(async (key: string, options: { erase?: boolean; json?: boolean }) => {
-      const body = options.erase ? { erase: true } : undefined;
-      printMachine(await api().call('POST', `/machines/${encodeURIComponent(key)}/actions/release`, body), options.json);
     });
 
   machines.command('add').description('add a machine by hand; commissioning starts at once')

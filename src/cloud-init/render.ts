@@ -2,6 +2,7 @@
 // test/cloud-init). cloud-init 22.4 fetches <seed>meta-data, user-data and vendor-data, in that
 // order and once each (FACTS.md); network-config is served for the releases that fetch it too.
 import { dump, load } from 'js-yaml';
+import type { RunPhase } from '../machines/lifecycle.js';
 import type { Machine } from '../machines/model.js';
 import { CloudInitError } from '../errors.js';
 import { multipart, type MimePart } from './mime.js';
@@ -10,8 +11,8 @@ import type { OperatorUserData } from './operator-user-data.js';
 /** What the documents of one machine's current boot are rendered from. */
 export interface SeedContext {
   readonly machine: Machine;
-  /** The phase the environment runs (commissioning | testing). */
-  readonly phase: 'commissioning' | 'testing';
+  /** The phase whose scripts the environment runs. */
+  readonly phase: RunPhase;
   /** Base URL of the boot-side listener, no trailing slash. */
   readonly publicUrl: string;
   /** The run's token (the seed URL carries it: /cloud-init/<token>/). */
@@ -55,7 +56,7 @@ export function renderMetaData(ctx: SeedContext): string {
  * which is how MAAS points reporting at itself. Reporting configured in user-data would only start
  * with the modules stages; from here every stage, init-local included, posts its events.
  */
-export function renderCmdlineConfig(ctx: SeedContext): string {
+export function renderCmdlineConfig(ctx: Pick<SeedContext, 'publicUrl' | 'token'>): string {
   return `#cloud-config\n${yaml({
     reporting: { netboot: { type: 'webhook', endpoint: `${seedBase(ctx.publicUrl, ctx.token)}/events` } },
   })}`;
@@ -77,7 +78,7 @@ export function renderVendorData(ctx: SeedContext): string {
  * (optional, so systemd-networkd-wait-online does not wait for them). Matched by MAC, never by name:
  * names differ between the enlistment kernel and the deployed system.
  */
-export function renderNetworkConfig(ctx: SeedContext): string {
+export function renderNetworkConfig(ctx: Pick<SeedContext, 'machine'>): string {
   const nics = ctx.machine.inventory?.nics ?? [];
   const macs = [...new Set([ctx.machine.bootMac, ...nics.map((n) => n.mac.toLowerCase())])];
   const ethernets: Record<string, unknown> = {};

@@ -5,11 +5,15 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { ConflictError, ValidationError } from '../errors.js';
+import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { EventSink } from '../machines/boot.js';
 import type { BootAuth } from '../machines/boot-auth.js';
 import type { Machine } from '../machines/model.js';
+import { runningPhase } from '../machines/script-runs.js';
 import { Closed, SafeText } from '../schemas.js';
+import {
+  renderSystemMetaData, renderSystemUserData, renderSystemVendorData, renderTargetSystemConfig, type SystemKind, type SystemSeedContext,
+} from './deployed-render.js';
 import type { RenderCache } from './cache.js';
 import { parseOperatorUserData } from './operator-user-data.js';
 import {
@@ -24,6 +28,11 @@ export interface CloudInitRouteDeps {
   readonly cache: RenderCache;
   readonly publicUrl: string;
   readonly sshKeys: readonly string[];
+  /**
+   * The deployed system or rescue mode reported cloud-init's last stage (phone_home, or the
+   * modules-final finish event with its result): the domain decides whether that ends a phase.
+   */
+  readonly systemFinished?: (machine: Machine, result: string) => void;
 }
 
 /**
@@ -47,11 +56,28 @@ const reportBodyLimit = 64 * 1024;
 
 const TokenParams = Closed({ token: Type.String({ pattern: '^[A-Za-z0-9_-]{16,128}$' }) });
 
-function phaseOf(machine: Machine): SeedContext['phase'] {
-  if (machine.state === 'Commissioning') return 'commissioning';
-  if (machine.state === 'Testing') return 'testing';
-  throw new ConflictError(`machine ${machine.id} is ${machine.state}: it has no cloud-init environment running`);
+/** What runs on the machine with this token: a script runner's environment, or its own system. */
+type Environment = { readonly runner: SeedContext['phase'] } | { readonly system: SystemKind };
+
+function environmentOf(machine: Machine): Environment {
+  const phase = runningPhase(machine);
+  if (phase) return { runner: phase };
+  switch (machine.state) {
+    // Deploying once installed (its disk's first boot) or in memory; Deployed keeps reporting on reboots.
+    case 'Deploying': case 'Deployed': return { system: 'deployed' };
+    case 'Entering rescue': case 'Rescue': return { system: 'rescue' };
+    default: throw new ConflictError(`machine ${machine.id} is ${machine.state}: it has no cloud-init environment running`);
+  }
 }
+
+/**
+ * The installed system's documents the installer writes onto the disk (deploy/builtin/40-configure).
+ * network-config is asked for and answered 404: the deployed system's cloud-init then configures
+ * DHCP on the first NIC with a link (recipes/deploy.md §3.5, measured), which names the interface
+ * as the deployed kernel does; a MAC-matched v2 config was never boot-tested with 22.4's ENI renderer.
+ */
+const targetDocuments = ['meta-data', 'user-data', 'vendor-data', 'cloud-config', 'network-config'] as const;
+type TargetDocument = (typeof targetDocuments)[number];
 
 /**
  * Which reporting events go on the timeline: each stage's start and finish (init-local, init-network,
@@ -77,16 +103,45 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
     const { token } = request.params as Static<typeof TokenParams>;
     return deps.auth.authenticate(token, request.ip, 'the cloud-init seed');
   };
-  const contextOf = (machine: Machine): SeedContext => ({
-    machine, phase: phaseOf(machine), publicUrl: deps.publicUrl, token: machine.token!, sshKeys: deps.sshKeys,
+  const systemContext = (machine: Machine, system: SystemKind): SystemSeedContext => ({
+    machine, kind: system, publicUrl: deps.publicUrl, token: machine.token!,
+    sshKeys: [...deps.sshKeys, ...(machine.deployment?.sshKeys ?? [])],
   });
-  const render = (doc: SeedDocument, ctx: SeedContext): string => {
+  const render = (doc: SeedDocument, machine: Machine): string => {
+    const env = environmentOf(machine);
+    if ('system' in env) {
+      const ctx = systemContext(machine, env.system);
+      switch (doc) {
+        case 'meta-data': return renderSystemMetaData(ctx);
+        case 'user-data': return renderSystemUserData(ctx, parseOperatorUserData(machine.userData));
+        case 'vendor-data': return renderSystemVendorData(ctx);
+        case 'network-config': return renderNetworkConfig(ctx);
+        case 'cloud-config': return renderCmdlineConfig(ctx);
+      }
+    }
+    const ctx: SeedContext = { machine, phase: env.runner, publicUrl: deps.publicUrl, token: machine.token!, sshKeys: deps.sshKeys };
+    // The operator's user-data is for the deployed system: the installer's and the eraser's
+    // environments run none of it (commissioning keeps running it, as it always has).
+    const operator = env.runner === 'deployment' || env.runner === 'erasing' ? { kind: 'none' as const } : parseOperatorUserData(machine.userData);
     switch (doc) {
       case 'meta-data': return renderMetaData(ctx);
-      case 'user-data': return renderUserData(ctx, parseOperatorUserData(ctx.machine.userData));
+      case 'user-data': return renderUserData(ctx, operator);
       case 'vendor-data': return renderVendorData(ctx);
       case 'network-config': return renderNetworkConfig(ctx);
       case 'cloud-config': return renderCmdlineConfig(ctx);
+    }
+  };
+  const renderTarget = (doc: TargetDocument, machine: Machine): string => {
+    if (runningPhase(machine) !== 'deployment') {
+      throw new ConflictError(`machine ${machine.id} is ${machine.state}: only its installer reads the deployed system's seed`);
+    }
+    const ctx = systemContext(machine, 'deployed');
+    switch (doc) {
+      case 'meta-data': return renderSystemMetaData(ctx);
+      case 'user-data': return renderSystemUserData(ctx, parseOperatorUserData(machine.userData));
+      case 'vendor-data': return renderSystemVendorData(ctx);
+      case 'cloud-config': return renderTargetSystemConfig(ctx);
+      case 'network-config': throw new NotFoundError('no network-config for the deployed system: its cloud-init falls back to DHCP on the first NIC with a link');
     }
   };
 
@@ -95,9 +150,18 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
   }, async (request, reply) => {
     const { document } = request.params as { document: SeedDocument };
     const machine = machineOf(request);
-    const ctx = contextOf(machine);
-    const text = deps.cache.get(machine, document, () => checkRendered(document, render(document, ctx)));
+    const text = deps.cache.get(machine, document, () => checkRendered(document, render(document, machine)));
     if (request.method === 'GET') deps.events.record({ mac: machine.bootMac, type: 'cloud-init', detail: `fetched ${document}` });
+    return reply.type('text/plain; charset=utf-8').send(text);
+  });
+
+  app.get('/cloud-init/:token/target/:document', {
+    schema: { params: Closed({ ...TokenParams.properties, document: Type.Union(targetDocuments.map((d) => Type.Literal(d))) }) },
+  }, async (request, reply) => {
+    const { document } = request.params as { document: TargetDocument };
+    const machine = machineOf(request);
+    const text = deps.cache.get(machine, `target/${document}`, () => checkRendered(document, renderTarget(document, machine)));
+    if (request.method === 'GET') deps.events.record({ mac: machine.bootMac, type: 'cloud-init', detail: `installer fetched the deployed system's ${document}` });
     return reply.type('text/plain; charset=utf-8').send(text);
   });
 
@@ -117,18 +181,21 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
       const first = [...Value.Errors(ReportingEvent, event)][0];
       throw new ValidationError(`not a cloud-init reporting event: ${first ? `${first.path || '/'} ${first.message}` : 'wrong shape'}`);
     }
-    phaseOf(machine);
+    const env = environmentOf(machine);
     const detail = timelineDetail(event);
     if (detail) deps.events.record({ mac: machine.bootMac, type: 'cloud-init', detail });
+    // cloud-init's last stage is over (with its result: FAIL means "up, with errors", deploy.md §0.3).
+    if ('system' in env && event.name === 'modules-final' && event.event_type === 'finish') deps.systemFinished?.(machine, event.result ?? 'SUCCESS');
     return reply.code(204).send();
   });
 
   app.post('/cloud-init/:token/phone-home', { bodyLimit: reportBodyLimit, schema: { params: TokenParams } }, async (request, reply) => {
     const machine = machineOf(request);
-    phaseOf(machine);
+    const env = environmentOf(machine);
     const form = new URLSearchParams(String(request.body ?? ''));
     const instance = form.get('instance_id');
     deps.events.record({ mac: machine.bootMac, type: 'cloud-init', detail: `finished${instance ? ` (instance ${instance.slice(0, 80)})` : ''}` });
+    if ('system' in env) deps.systemFinished?.(machine, 'SUCCESS');
     return reply.code(204).send();
   });
 };

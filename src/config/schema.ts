@@ -175,6 +175,12 @@ export const LifecycleSection = Type.Object({
   releasingTimeout: Type.Integer({ minimum: 10, default: 1800 }),
   erasingTimeout: Type.Integer({ minimum: 10, default: 7200 }),
   rescueTimeout: Type.Integer({ minimum: 10, default: 1800 }),
+  /**
+   * How `release --erase` wipes disks when the operator names no mode: quick (signatures, first and
+   * last MiB), full (every block: discard-to-zero where supported, else zeros written) or secure
+   * (the device's own erase where it has one, else full). MAAS's default is quick, as here.
+   */
+  eraseMode: Type.Union([Type.Literal('quick'), Type.Literal('full'), Type.Literal('secure')], { default: 'quick' }),
 }, { additionalProperties: false });
 
 export const ImagesSection = Type.Object({
@@ -187,6 +193,13 @@ export const ImagesSection = Type.Object({
    * to boot) or an image with cloud-init (debian: systemd, real cloud-init fed by src/cloud-init).
    */
   commission: Type.String({ default: 'micro' }),
+  /**
+   * Image of the environment that installs a deployment, erases disks and runs rescue mode: needs
+   * cloud-init, the installer's tools and sshd (debian).
+   */
+  ephemeral: Type.String({ default: 'debian' }),
+  /** Disk image a deployment installs when the operator names none. */
+  deploy: Type.String({ default: 'debian-disk' }),
 }, { additionalProperties: false });
 
 export const CloudInitSection = Type.Object({

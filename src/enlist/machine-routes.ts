@@ -1,4 +1,4 @@
-// Callbacks of a machine in its commissioning or testing environment (boot side, untrusted): the
+// Callbacks of a machine in its commissioning, testing, installer or eraser environment (boot side, untrusted): the
 // script bundle, each script's result, the end of the phase, and a ping for the network test. Every
 // request carries the run's token (`Authorization: Bearer <token>`, from the kernel command line);
 // a token names one machine and one run, and rotates with the next run. `/api/v1/machine/...` is
@@ -10,7 +10,8 @@ import { ForbiddenError, UnauthorizedError, ValidationError } from '../errors.js
 import type { BootAuth } from '../machines/boot-auth.js';
 import type { Machine } from '../machines/model.js';
 import type { ScriptRuns } from '../machines/script-runs.js';
-import { SCRIPT_NAME } from '../machines/scripts.js';
+import { SCRIPT_NAME, scriptKinds } from '../machines/scripts.js';
+import type { ScriptKind } from '../store/index.js';
 import { scriptBundle } from './bundle.js';
 import { Base64, Closed, ClosedRecord } from '../schemas.js';
 
@@ -19,7 +20,7 @@ export interface MachineCallbackDeps {
   readonly runs: ScriptRuns;
 }
 
-const Phase = Type.Union([Type.Literal('commissioning'), Type.Literal('testing')]);
+const Phase = Type.Union(scriptKinds.map((kind) => Type.Literal(kind)));
 
 const ResultBody = Closed({
   phase: Phase,
@@ -61,7 +62,7 @@ export const machineCallbackRoutes: FastifyPluginAsync<MachineCallbackDeps> = as
       schema: { querystring: Closed({ phase: Phase }) },
     }, async (request, reply) => {
       const machine = authenticate(request);
-      const { phase } = request.query as { phase: 'commissioning' | 'testing' };
+      const { phase } = request.query as { phase: ScriptKind };
       const { scripts, startedAt } = deps.runs.bundle(machine, phase);
       const tar = await scriptBundle(scripts, new Date(startedAt));
       return reply.type('application/x-tar').send(tar);

@@ -4,7 +4,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ValidationError } from '../errors.js';
-import { SCRIPT_NAME, type RunnableScript } from '../machines/scripts.js';
+import { SCRIPT_NAME, scriptKinds, type RunnableScript } from '../machines/scripts.js';
+import type { ScriptKind } from '../store/index.js';
+
+function isScriptKind(kind: string | undefined): kind is ScriptKind {
+  return (scriptKinds as readonly string[]).includes(kind ?? '');
+}
 
 const HEADER = /^# netboot-script:((?:\s+[a-z]+=\S+)+)\s*$/m;
 const DESCRIPTION = /^# netboot-description:\s*(.+)$/m;
@@ -20,7 +25,7 @@ export function parseScriptHeader(text: string, origin: string): Omit<RunnableSc
   const fields = Object.fromEntries(header[1]!.trim().split(/\s+/).map((pair) => pair.split('=', 2) as [string, string]));
   const { name, kind, timeout } = fields;
   if (!name || !SCRIPT_NAME.test(name)) throw new ValidationError(`${origin}: name '${name ?? ''}' must match ${SCRIPT_NAME.source}`);
-  if (kind !== 'commissioning' && kind !== 'testing') throw new ValidationError(`${origin}: kind must be commissioning or testing, not '${kind ?? ''}'`);
+  if (!isScriptKind(kind)) throw new ValidationError(`${origin}: kind must be one of ${scriptKinds.join(', ')}, not '${kind ?? ''}'`);
   const timeoutSeconds = Number(timeout);
   if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) throw new ValidationError(`${origin}: timeout must be whole seconds`);
   return { name, kind, timeoutSeconds, description: DESCRIPTION.exec(text)?.[1]?.trim() ?? '' };

@@ -9,15 +9,19 @@ export interface ScriptContext {
 
 export function renderIpxeScript(spec: BootSpec, ctx: ScriptContext): string {
   const header = ['#!ipxe', `# netboot: ${spec.purpose} for ${ctx.mac}`];
+  const file = (id: string) => `${ctx.publicUrl}/files/${id}?mac=${ctx.mac}`;
   switch (spec.purpose) {
     case 'local':
+      // BIOS: `exit` returns to the firmware, which boots the next device, the disk (2 s on SeaBIOS).
+      // UEFI: OVMF would first try its own PXE and HTTP boot options (247 s, recipes/deploy.md §4):
+      // localboot.efi chainloads the disk's \EFI\BOOT\BOOTX64.EFI at once (platform is iPXE's pcbios or efi).
+      if (spec.localbootEfi) return lines(...header, `iseq \${platform} efi && chain --autofree ${file(spec.localbootEfi)} || exit`);
+      return lines(...header, 'exit');
     case 'none':
-      // `exit` returns to the firmware, which tries the next boot device (the local disk).
       return lines(...header, 'exit');
     case 'off':
       return lines(...header, 'poweroff');
     default: {
-      const file = (id: string) => `${ctx.publicUrl}/files/${id}?mac=${ctx.mac}`;
       // EFI iPXE of this vintage only hands the initrd to Linux when the kernel line names it with
       // initrd=<name> (FACTS.md); BIOS Linux ignores the argument, so it is always there.
       const initrdNames = spec.initrd.map((_, i) => (i === 0 ? 'initrd.img' : `initrd${i}.img`));

@@ -43,9 +43,27 @@ export class Lab {
   private constructor(
     readonly network: LabNetwork,
     readonly dir: string,
-    readonly appliance: Launched,
+    private current: Launched,
     private readonly options: LabOptions,
   ) {}
+
+  /** The running appliance process (a new one after restartAppliance). */
+  get appliance(): Launched {
+    return this.current;
+  }
+
+  /** Stops the appliance (SIGTERM, by PID): the VMs keep running without it. */
+  async stopAppliance(): Promise<void> {
+    await this.readerStore?.close();
+    this.readerStore = undefined;
+    await this.current.stop();
+  }
+
+  /** Starts the appliance again on the same data directory, after stopAppliance. */
+  async startAppliance(): Promise<void> {
+    if (this.current.running) throw new LabError('the appliance is already running');
+    this.current = await launchAppliance(this.network, this.dir, this.options);
+  }
 
   get configFile(): string {
     return join(this.dir, 'netboot.yaml');
@@ -102,13 +120,8 @@ export class Lab {
     const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
     let appliance: Launched | undefined;
     try {
-      const configFile = join(dir, 'netboot.yaml');
-      writeFileSync(configFile, yaml.dump(labConfig(join(dir, 'data'), options)));
-      const { command, args } = network.exec(process.execPath, [cliEntry, 'serve', '--config', configFile]);
-      appliance = await Launched.start({
-        name: 'appliance', command, args, logFile: join(dir, 'appliance.log'), onLine: options.onApplianceLine,
-      });
-      await appliance.waitFor(/netboot is serving/, 30_000, 'the appliance to listen');
+      writeFileSync(join(dir, 'netboot.yaml'), yaml.dump(labConfig(join(dir, 'data'), options)));
+      appliance = await launchAppliance(network, dir, options);
       return new Lab(network, dir, appliance, options);
     } catch (error) {
       await appliance?.stop();
@@ -166,11 +179,26 @@ export class Lab {
   }
 }
 
+/** `netboot serve` inside the lab's namespace, once it says it is serving. */
+async function launchAppliance(network: LabNetwork, dir: string, options: LabOptions): Promise<Launched> {
+  const { command, args } = network.exec(process.execPath, [cliEntry, 'serve', '--config', join(dir, 'netboot.yaml')]);
+  const appliance = await Launched.start({
+    name: 'appliance', command, args, logFile: join(dir, 'appliance.log'), onLine: options.onApplianceLine,
+  });
+  try {
+    await appliance.waitFor(/netboot is serving/, 30_000, 'the appliance to listen');
+  } catch (error) {
+    await appliance.stop();
+    throw error;
+  }
+  return appliance;
+}
+
 function labConfig(dataDir: string, options: LabOptions): object {
   return {
     dataDir,
     log: { level: options.logLevel ?? 'info' },
-    images: { dir: options.imagesDir, enlist: 'micro', commission: options.commissionImage ?? 'micro' },
+    images: { dir: options.imagesDir, enlist: 'micro', commission: options.commissionImage ?? 'micro', ephemeral: 'debian', deploy: 'debian-disk' },
     http: { host: server.address, port: 80 },
     tftp: { host: server.address, port: 69 },
     // no_timer_check: under TCG the kernel's IO-APIC timer check can miss its ticks on q35 (OVMF

@@ -62,9 +62,12 @@ export class Launched {
     return this.recent.slice(-lines).join('\n');
   }
 
-  /** Resolves with the first line matching `marker` (already seen or future); rejects on exit or timeout. */
-  waitFor(marker: RegExp, timeoutMs: number, what: string): Promise<string> {
-    const seen = this.recent.find((line) => marker.test(line));
+  /**
+   * Resolves with the first line matching `marker` (already seen, unless `onlyNew`: a line printed
+   * from now on, e.g. the same message of a later boot); rejects on exit or timeout.
+   */
+  waitFor(marker: RegExp, timeoutMs: number, what: string, onlyNew = false): Promise<string> {
+    const seen = onlyNew ? undefined : this.recent.find((line) => marker.test(line));
     if (seen !== undefined) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const done = () => {

@@ -60,8 +60,11 @@ export function qemuArgs(vm: VmSpec): string[] {
     ...chassisArgs(vm),
     '-netdev', `tap,id=boot,ifname=${vm.tap},script=no,downscript=no`,
   ];
+  // With a disk: NIC first, disk second, as a deployed machine is set up (the appliance stays in
+  // control of every boot and answers "boot your disk", recipes/deploy.md §4). Without one, network only.
+  const nicBoot = vm.disk ? ',bootindex=1' : '';
   if (firmware === 'bios') {
-    args.push('-machine', 'pc', '-device', `e1000,netdev=boot,mac=${vm.mac}`, '-boot', 'order=n');
+    args.push('-machine', 'pc', '-device', `e1000,netdev=boot,mac=${vm.mac}${nicBoot}`, ...(vm.disk ? [] : ['-boot', 'order=n']));
   } else {
     if (!vm.ovmfVars) throw new LabError('UEFI VMs need a writable OVMF_VARS copy (prepareFirmware)');
     const secure = firmware === 'secure-boot';
@@ -72,7 +75,7 @@ export function qemuArgs(vm: VmSpec): string[] {
       ...(secure ? ['-global', 'driver=cfi.pflash01,property=secure,value=on'] : []),
       '-drive', `if=pflash,format=raw,unit=0,readonly=on,file=${secure ? ovmf.secureCode : ovmf.code}`,
       '-drive', `if=pflash,format=raw,unit=1,file=${vm.ovmfVars}`,
-      '-device', `virtio-net-pci,netdev=boot,mac=${vm.mac},romfile=`,
+      '-device', `virtio-net-pci,netdev=boot,mac=${vm.mac},romfile=${nicBoot}`,
     );
     if (firmware === 'uefi-http') {
       args.push(
@@ -84,7 +87,7 @@ export function qemuArgs(vm: VmSpec): string[] {
   if (vm.disk) {
     // QEMU 7.2 takes the serial on the device, not on -drive ("raw does not support the option 'serial'").
     args.push('-drive', `file=${vm.disk.path},format=raw,if=none,id=disk0`,
-      '-device', `virtio-blk-pci,drive=disk0,serial=${vm.disk.serial}`);
+      '-device', `virtio-blk-pci,drive=disk0,serial=${vm.disk.serial},bootindex=2`);
   }
   return args;
 }

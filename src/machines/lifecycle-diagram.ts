@@ -8,21 +8,35 @@ import {
 } from './lifecycle-types.js';
 
 /** The yes/no conditions a move can depend on; an edge that needs one is labelled with it, e.g. `release [erase]`. */
-const conditions = ['commissioned', 'skipTests', 'erase'] as const;
+const conditions = ['commissioned', 'skipTests', 'erase', 'installed'] as const;
 type Condition = (typeof conditions)[number];
 type Probe = { readonly facts: MachineFacts; readonly event: LifecycleEvent; readonly values: Partial<Record<Condition, boolean>> };
+
+/**
+ * The deployment facts: none; to disk, before and after the installer's run; in memory. `installed`
+ * means the machine runs its own system (the installed disk, or a memory deployment).
+ */
+const deployments: readonly { readonly facts: Pick<MachineFacts, 'deployTarget' | 'installed'>; readonly installed?: boolean }[] = [
+  { facts: {} },
+  { facts: { deployTarget: 'disk', installed: false }, installed: false },
+  { facts: { deployTarget: 'disk', installed: true }, installed: true },
+  { facts: { deployTarget: 'memory', installed: false }, installed: true },
+];
 
 function* probes(state: MachineState): Generator<Probe> {
   for (const commissioned of [false, true]) {
     for (const skipTests of [false, true]) {
       // Where rescue began only picks Exiting rescue's target, which the edge already shows.
       for (const beforeRescue of [undefined, ...rescueOrigins]) {
-        const facts: MachineFacts = { state, locked: false, commissioned, skipTests, ...(beforeRescue ? { beforeRescue } : {}) };
-        for (const type of lifecycleEventTypes) {
-          if (type === 'release') {
-            for (const erase of [false, true]) yield { facts, event: { type, erase }, values: { commissioned, skipTests, erase } };
-          } else {
-            yield { facts, event: sampleEvents[type], values: { commissioned, skipTests } };
+        for (const deployed of deployments) {
+          const facts: MachineFacts = { state, locked: false, commissioned, skipTests, ...(beforeRescue ? { beforeRescue } : {}), ...deployed.facts };
+          const values = { commissioned, skipTests, ...(deployed.installed === undefined ? {} : { installed: deployed.installed }) };
+          for (const type of lifecycleEventTypes) {
+            if (type === 'release') {
+              for (const erase of [false, true]) yield { facts, event: { type, erase }, values: { ...values, erase } };
+            } else {
+              yield { facts, event: sampleEvents[type], values };
+            }
           }
         }
       }

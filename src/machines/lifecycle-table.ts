@@ -3,6 +3,7 @@
 // NODE_TRANSITIONS, node_action.py actionable statuses); docs/lifecycle.md lists where this table
 // chooses among MAAS behaviours.
 import type { BootPurpose } from './boot.js';
+import type { DeployTarget } from './model.js';
 import {
   lifecycleEventTypes, operatorEventTypes,
   type EventOf, type Effect, type LifecycleEvent, type LifecycleEventType, type MachineFacts, type MachineState,
@@ -66,16 +67,22 @@ function assertNever(value: never): never {
  * New is the exception: it enlists again (refreshing its inventory), as the Booter has always done.
  * beforeRescue may be null (the store's spelling of "none").
  */
-export function bootPurposeOf(m: { readonly state: MachineState; readonly beforeRescue?: MachineState | null }): BootPurpose {
+export function bootPurposeOf(m: {
+  readonly state: MachineState; readonly beforeRescue?: MachineState | null;
+  readonly deployTarget?: DeployTarget; readonly installed?: boolean;
+}): BootPurpose {
+  // A memory deployment lives in RAM: every boot of it is a netboot of the ephemeral image with its seed.
+  const deployed: BootPurpose = m.deployTarget === 'memory' ? 'deploy-memory' : 'local';
   switch (m.state) {
     case 'New': return 'enlist';
     case 'Commissioning': return 'commission';
     case 'Testing': return 'test';
-    case 'Deploying': return 'deploy-disk';
-    case 'Deployed': return 'local';
+    // Disk: the installer, then (installed) the disk it wrote, whose first boot ends the phase.
+    case 'Deploying': return m.deployTarget === 'memory' ? 'deploy-memory' : m.installed ? 'local' : 'deploy-disk';
+    case 'Deployed': return deployed;
     case 'Disk erasing': return 'erase';
     case 'Entering rescue': case 'Rescue': return 'rescue';
-    case 'Exiting rescue': return exitTarget(m) === 'Deployed' ? 'local' : 'off';
+    case 'Exiting rescue': return exitTarget(m) === 'Deployed' ? deployed : 'off';
     case 'Ready': case 'Allocated': case 'Releasing': case 'Broken':
     case 'Failed commissioning': case 'Failed testing': case 'Failed deployment': case 'Failed releasing':
     case 'Failed disk erasing': case 'Failed entering rescue': case 'Failed exiting rescue':
@@ -131,10 +138,32 @@ const markFixed: Handler<'mark-fixed'> = (m) => m.commissioned === true
   ? settle(m, 'Ready', { power: 'off', note: 'marked fixed' })
   : settle(m, 'New', { power: 'off', note: 'marked fixed; never commissioned, so back to New' });
 const allocate: Handler<'allocate'> = (m) => settle(m, 'Allocated', { note: 'allocated' });
-const deploy: Handler<'deploy'> = (m) =>
-  start('Deploying', m, { power: 'cycle', note: m.state === 'Ready' ? 'allocated; deployment started' : 'deployment started' });
+/**
+ * To disk: the installer runs as a script run in the ephemeral environment (its steps are results),
+ * then the machine boots its disk and the deployed system's cloud-init ends the phase. To memory: the
+ * ephemeral image boots with the operator's user-data and its cloud-init ends the phase.
+ */
+const deploy: Handler<'deploy'> = (m, e) => {
+  const target = e.target ?? 'disk';
+  const started = m.state === 'Ready' ? 'allocated; deployment started' : 'deployment started';
+  return start('Deploying', { ...m, deployTarget: target, installed: false }, {
+    ...(target === 'disk' ? { run: { kind: 'start-run', phase: 'deployment' } as const } : {}),
+    power: 'cycle',
+    note: `${started} (${target === 'disk' ? 'to disk' : 'in memory'})`,
+  });
+};
+/**
+ * The installer's run passed: boot the disk it wrote, under a fresh deploying timer. The token stays:
+ * the installed system's seed carries it for its reports (src/cloud-init), which end the phase.
+ */
+const bootInstalledDisk: Handler<'phase-passed'> = () => ok('Deploying', [
+  { kind: 'boot-purpose', purpose: 'local' },
+  { kind: 'power', action: 'cycle' },
+  { kind: 'start-timer', timer: 'deploying' },
+  note('image installed; booting the deployed system from its disk'),
+]);
 const release: Handler<'release'> = (m, e) => e.erase === true
-  ? start('Disk erasing', m, { power: 'cycle', note: 'release started; erasing disks' })
+  ? start('Disk erasing', m, { run: { kind: 'start-run', phase: 'erasing' }, power: 'cycle', note: 'release started; erasing disks' })
   : start('Releasing', m, { power: 'off', note: 'release started; powering off' });
 const rescue: Handler<'rescue'> = (m) => start('Entering rescue', m, { power: 'cycle', note: 'entering rescue mode' });
 const exitRescue: Handler<'exit-rescue'> = (m) =>
@@ -166,8 +195,9 @@ const table: { readonly [S in MachineState]: Row } = {
   'Allocated': { 'mark-broken': markBroken, deploy, release, rescue },
   'Deploying': {
     ...busy('Deploying'), 'mark-broken': markBroken,
-    // The installer calls back after syncing the disk; the power cycle boots the installed system.
-    'phase-passed': (m) => settle(m, 'Deployed', { power: 'cycle', note: 'deployment passed; booting from disk' }),
+    'phase-passed': (m, e) => m.deployTarget !== 'memory' && m.installed !== true
+      ? bootInstalledDisk(m, e)
+      : settle(m, 'Deployed', { note: 'deployed: the system\'s cloud-init finished' }),
   },
   'Deployed': { 'mark-broken': markBroken, release, rescue },
   'Releasing': {
@@ -288,17 +318,27 @@ export function allowedEvents(machine: MachineFacts): LifecycleEventType[] {
  * The facts after an accepted transition to `state`: the bookkeeping the service stores with the state.
  * commissioned: set when commissioning passes. skipTests: the option of the latest `commission`.
  * beforeRescue: recorded on entering rescue mode from outside it, kept inside rescue mode's states,
- * cleared when the machine leaves them.
+ * cleared when the machine leaves them. deployTarget: set by `deploy`, kept until the machine is back
+ * in a state without a deployment; installed: Deploying after the installer's run passed.
  */
+/** States in which a machine has no deployment: entering one forgets the last (abort to Allocated too). */
+const undeployedStates: readonly MachineState[] = ['New', 'Commissioning', 'Testing', 'Ready', 'Allocated'];
+
 export function factsAfter(before: MachineFacts, event: LifecycleEvent, state: MachineState): MachineFacts {
   const commissioned = before.state === 'Commissioning' && event.type === 'phase-passed' ? true : before.commissioned;
   const skipTests = event.type === 'commission' ? event.skipTests === true : before.skipTests;
   const beforeRescue = !rescueStates.includes(state) ? undefined
     : rescueStates.includes(before.state) ? before.beforeRescue : before.state;
+  const deployTarget = event.type === 'deploy' ? event.target ?? 'disk'
+    : undeployedStates.includes(state) ? undefined : before.deployTarget;
+  const installed = state === 'Deploying' && before.state === 'Deploying'
+    && (before.installed === true || event.type === 'phase-passed');
   return {
     state, locked: before.locked,
     ...(commissioned !== undefined ? { commissioned } : {}),
     ...(skipTests !== undefined ? { skipTests } : {}),
     ...(beforeRescue !== undefined ? { beforeRescue } : {}),
+    ...(deployTarget !== undefined ? { deployTarget } : {}),
+    ...(installed || deployTarget !== undefined ? { installed } : {}),
   };
 }

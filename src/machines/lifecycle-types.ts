@@ -1,6 +1,7 @@
 // The life-cycle's vocabulary (see lifecycle.ts, the public surface): states, events, effects and the
 // facts the table reads. Declarations only.
 import type { BootPurpose } from './boot.js';
+import type { DeployTarget } from './model.js';
 
 export const machineStates = [
   'New', 'Commissioning', 'Testing', 'Ready', 'Allocated', 'Deploying', 'Deployed', 'Releasing',
@@ -18,13 +19,14 @@ export type LifecycleEvent =
   | { type: 'mark-broken'; reason: string }
   | { type: 'mark-fixed' }
   | { type: 'allocate' }
-  | { type: 'deploy' }
+  | { type: 'deploy'; target?: DeployTarget }
   | { type: 'release'; erase?: boolean }
   | { type: 'rescue' }
   | { type: 'exit-rescue' }
-  // callbacks from the machine (the ephemeral environment); for the two phases that only wait for a
-  // power-off (Releasing, Exiting rescue) the service sends phase-passed once it has carried out
-  // their confirm-power effect
+  // callbacks from the machine (the ephemeral environment's runner; in Deploying after the install,
+  // and in a memory deployment or rescue mode, cloud-init's last stage); for the two phases that only
+  // wait for a power-off (Releasing, Exiting rescue) the service sends phase-passed once it has
+  // carried out their confirm-power effect
   | { type: 'phase-passed' }
   | { type: 'phase-failed'; reason: string }
   // timers
@@ -53,8 +55,11 @@ export type Effect =
   | { kind: 'start-timer'; timer: TimerName }      // a machine has one timer: starting one replaces the running one
   | { kind: 'cancel-timer' }
   | { kind: 'rotate-token' }                        // a fresh per-run callback token (the old one stops working)
-  | { kind: 'start-run'; phase: 'commissioning' | 'testing'; skipTestsAfter?: boolean } // a new script run whose results are kept
+  | { kind: 'start-run'; phase: RunPhase; skipTestsAfter?: boolean } // a new script run whose results are kept
   | { kind: 'note'; message: string };              // recorded on the machine's timeline
+
+/** Phases whose scripts the runner runs and whose results are kept (src/machines/script-runs.ts). */
+export type RunPhase = 'commissioning' | 'testing' | 'deployment' | 'erasing';
 
 export interface MachineFacts {
   readonly state: MachineState;
@@ -73,6 +78,10 @@ export interface MachineFacts {
    * (a retry from Failed entering rescue keeps the original). factsAfter() does this bookkeeping.
    */
   readonly beforeRescue?: MachineState;
+  /** Where the current deployment puts the OS; set by `deploy`, kept while the machine is deployed. */
+  readonly deployTarget?: DeployTarget;
+  /** Deploying to disk: the installer has finished and the machine boots its disk. */
+  readonly installed?: boolean;
 }
 
 export type Transition =

@@ -40,6 +40,32 @@ export interface Machine {
   readonly tags: readonly string[];
   /** The operator's user-data (#cloud-config or a #! script; '' for none), checked when stored. */
   readonly userData: string;
+  /** What the current or last deployment installs (set by `deploy`, kept while deployed); null: none. */
+  readonly deployment: Deployment | null;
+  /** How `release --erase` wipes the disks of the current erase (set with the release). */
+  readonly eraseMode: EraseMode | null;
+}
+
+/** Where a deployment puts the OS: onto a disk (installer), or memory only (MAAS 3.5 ephemeral deployment). */
+export type DeployTarget = 'disk' | 'memory';
+export const eraseModes = ['quick', 'full', 'secure'] as const;
+export type EraseMode = (typeof eraseModes)[number];
+
+/** The operator's deploy options, stored with the machine (the installer and the seed read them). */
+export interface Deployment {
+  readonly target: DeployTarget;
+  /** A disk image (target disk) or a cloud-init boot image (target memory). */
+  readonly image: string;
+  /** The disk the installer writes (`vda`, `nvme0n1`); absent: the first non-removable disk. */
+  readonly disk?: string;
+  /** Extra kernel arguments of the deployed system. */
+  readonly kernelArgs?: string;
+  /** SSH public keys installed for the deployed system's default user, besides the config's. */
+  readonly sshKeys: readonly string[];
+  /** The installer finished and the machine boots its disk (the rest of Deploying waits for cloud-init). */
+  readonly installed?: boolean;
+  /** When the deployment started (Unix ms): names the deployed system's cloud-init instance. */
+  readonly startedAt: number;
 }
 
 export interface PowerSettingsValue {

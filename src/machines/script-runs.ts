@@ -23,13 +23,23 @@ export interface ScriptRunsDeps {
   readonly store: Pick<Store, 'machines' | 'scripts' | 'events' | 'transaction'>;
   readonly service: Pick<MachineService, 'runScripts' | 'act'>;
   readonly tagging: Pick<Tagging, 'refresh'>;
+  /**
+   * Parameters the built-in scripts of a phase get for this machine (the installer's image URL, disk
+   * and seed; the erase mode): src/machines/phase-parameters.ts. Operators' scripts keep their own.
+   */
+  readonly phaseParameters?: (machine: Machine, phase: ScriptKind) => Readonly<Record<string, string>>;
 }
 
 /** Which phase a machine's current run is in, or undefined when it is not running scripts. */
-function runningPhase(machine: Machine): ScriptKind | undefined {
-  if (machine.state === 'Commissioning') return 'commissioning';
-  if (machine.state === 'Testing') return 'testing';
-  return undefined;
+export function runningPhase(machine: Machine): ScriptKind | undefined {
+  switch (machine.state) {
+    case 'Commissioning': return 'commissioning';
+    case 'Testing': return 'testing';
+    // Only the installer runs scripts; once it passed, the disk's own system reports through cloud-init.
+    case 'Deploying': return machine.deployment?.target === 'disk' && machine.deployment.installed !== true ? 'deployment' : undefined;
+    case 'Disk erasing': return 'erasing';
+    default: return undefined;
+  }
 }
 
 export class ScriptRuns {
@@ -41,7 +51,9 @@ export class ScriptRuns {
     const { store } = this.deps;
     const run = machine.runId === null ? undefined : store.scripts.run(machine.runId);
     // The run fixed its script list when it started; a script added since waits for the next run.
-    const scripts = this.deps.service.runScripts(machine, phase).filter((s) => !run || run.scripts.includes(s.name));
+    const extra = this.deps.phaseParameters?.(machine, phase) ?? {};
+    const scripts = this.deps.service.runScripts(machine, phase).filter((s) => !run || run.scripts.includes(s.name))
+      .map((s) => (s.builtin && Object.keys(extra).length > 0 ? { ...s, parameters: { ...s.parameters, ...extra } } : s));
     store.events.record({ mac: machine.bootMac, type: 'scripts', detail: `${phase}: ${scripts.map((s) => s.name).join(', ') || 'none'}` });
     return { scripts, startedAt: run?.startedAt ?? 0 };
   }

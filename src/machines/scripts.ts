@@ -9,6 +9,9 @@ export interface RunnableScript extends ScriptBody {
   readonly builtin: boolean;
 }
 
+/** Every phase a script can belong to (ScriptKind), for parsers and schemas. */
+export const scriptKinds = ['commissioning', 'testing', 'deployment', 'erasing'] as const satisfies readonly ScriptKind[];
+
 /** Script names become file names in the bundle and in results: keep them plain. */
 export const SCRIPT_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

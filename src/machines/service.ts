@@ -13,9 +13,9 @@ import { machineMacProblem } from '../schemas.js';
 import type { MachinePatch, Store } from '../store/index.js';
 import type { PowerDriver, PowerState } from '../power/driver.js';
 import {
-  factsAfter, transition, type Effect, type LifecycleEvent, type MachineFacts, type TimerName,
+  factsAfter, transition, type Effect, type LifecycleEvent, type MachineFacts, type RunPhase, type TimerName,
 } from './lifecycle.js';
-import type { Machine, PowerSettingsValue } from './model.js';
+import type { Deployment, EraseMode, Machine, PowerSettingsValue } from './model.js';
 import { normaliseMac } from './boot.js';
 import { chooseMachine, type AllocationConstraints } from './allocation.js';
 import { scriptProblem, ScriptCatalogue, type RunnableScript } from './scripts.js';
@@ -110,13 +110,24 @@ export class MachineService {
    * An operator action, a callback or a timer: through the table and stored; its power effects are
    * queued behind the machine's earlier ones. Returns the stored machine at once.
    */
-  act(key: string, event: LifecycleEvent): Machine {
+  act(key: string, event: LifecycleEvent, extra: TransitionExtras = {}): Machine {
     const before = this.get(key);
     const result = transition(facts(before), event);
     if (!result.ok) throw new ConflictError(result.reason);
-    const after = this.store(before, event, result.state, result.effects);
+    const after = this.store(before, event, result.state, result.effects, extra);
     this.carryOut(after, result.effects);
     return after;
+  }
+
+  /**
+   * Whether the table would accept the event now (ConflictError with its reason if not): checked
+   * before slow work (cloud-init's schema check) so that a refused action changes nothing.
+   */
+  assertAccepts(key: string, event: LifecycleEvent): Machine {
+    const machine = this.get(key);
+    const result = transition(facts(machine), event);
+    if (!result.ok) throw new ConflictError(result.reason);
+    return machine;
   }
 
   /** A machine added by hand: MAC and power settings; commissioning starts at once (as in MAAS). */
@@ -189,7 +200,7 @@ export class MachineService {
   }
 
   /** The scripts of the machine's current run (what its bundle holds). */
-  runScripts(machine: Machine, phase: 'commissioning' | 'testing'): RunnableScript[] {
+  runScripts(machine: Machine, phase: RunPhase): RunnableScript[] {
     return this.scripts.forPhase(phase, machine.tags).filter((script) => {
       // A script stored before names were checked (probe F8) is left out of the run, not written
       // into the bundle (bundle.ts would refuse it, and every machine's bundle would fail with it).
@@ -201,13 +212,19 @@ export class MachineService {
     });
   }
 
-  private store(before: Machine, event: LifecycleEvent, state: Machine['state'], effects: readonly Effect[]): Machine {
+  private store(before: Machine, event: LifecycleEvent, state: Machine['state'], effects: readonly Effect[], extra: TransitionExtras): Machine {
     const { store } = this.deps;
     return store.transaction(() => {
       const next = factsAfter(facts(before), event, state);
+      const plan = extra.deployment ?? before.deployment;
       const patch: { -readonly [K in keyof MachinePatch]: MachinePatch[K] } = {
         state, skipTests: next.skipTests ?? false, commissioned: next.commissioned ?? false,
         beforeRescue: next.beforeRescue ?? null, statusMessage: statusMessage(event, effects),
+        // The deploy options live as long as the table's deployTarget (factsAfter); installed follows it.
+        deployment: next.deployTarget === undefined || !plan ? null : { ...plan, installed: next.installed === true },
+        eraseMode: state === 'Disk erasing' ? extra.eraseMode ?? before.eraseMode : null,
+        ...(extra.hostname ? { hostname: extra.hostname } : {}),
+        ...(extra.userData !== undefined ? { userData: extra.userData } : {}),
       };
       this.finishRun(before, event);
       for (const effect of effects) {
@@ -338,7 +355,16 @@ export function facts(machine: Machine): MachineFacts {
   return {
     state: machine.state, locked: machine.locked, skipTests: machine.skipTests, commissioned: machine.commissioned,
     ...(machine.beforeRescue ? { beforeRescue: machine.beforeRescue } : {}),
+    ...(machine.deployment ? { deployTarget: machine.deployment.target, installed: machine.deployment.installed === true } : {}),
   };
+}
+
+/** What an operator action stores with its transition, in the same transaction (deploy, release --erase). */
+export interface TransitionExtras {
+  readonly deployment?: Deployment;
+  readonly eraseMode?: EraseMode;
+  readonly hostname?: string;
+  readonly userData?: string;
 }
 
 /** Why the machine is in its new state: a failure's reason, the broken note, or the table's note on what a timeout missed. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BootPurpose } from '../machines/boot.js';
 import type { Inventory } from '../machines/inventory.js';
-import type { Machine, MachineState, PowerSettingsValue } from '../machines/model.js';
+import type { Deployment, EraseMode, Machine, MachineState, PowerSettingsValue } from '../machines/model.js';
 import type { Db } from './db.js';
 import { ConflictError } from '../errors.js';
 
@@ -11,7 +11,7 @@ interface MachineRow {
   locked: number; notes: string; zone: string; pool: string; power: string; boot_purpose: string | null;
   token: string | null; run_id: number | null; skip_tests: number; commissioned: number;
   before_rescue: string | null; status_message: string; timer: string | null; timer_deadline: number | null;
-  tags: string | null; user_data: string;
+  tags: string | null; user_data: string; deployment: string | null; erase_mode: string | null;
 }
 
 const toMachine = (r: MachineRow): Machine => ({
@@ -25,6 +25,8 @@ const toMachine = (r: MachineRow): Machine => ({
   timer: r.timer === null || r.timer_deadline === null ? null : { name: r.timer, deadline: r.timer_deadline },
   tags: r.tags ? r.tags.split('\n').sort() : [],
   userData: r.user_data,
+  deployment: r.deployment === null ? null : (JSON.parse(r.deployment) as Deployment),
+  eraseMode: r.erase_mode as EraseMode | null,
 });
 
 /** Every machine query selects this: the row plus its tags (newline separated). */
@@ -49,6 +51,8 @@ export interface MachinePatch {
   readonly timer?: { readonly name: string; readonly deadline: number } | null;
   readonly inventory?: Inventory;
   readonly userData?: string;
+  readonly deployment?: Deployment | null;
+  readonly eraseMode?: EraseMode | null;
 }
 
 function patchColumns(patch: MachinePatch): Record<string, unknown> {
@@ -73,6 +77,8 @@ function patchColumns(patch: MachinePatch): Record<string, unknown> {
     columns.timer_deadline = patch.timer?.deadline ?? null;
   }
   if (patch.userData !== undefined) columns.user_data = patch.userData;
+  if (patch.deployment !== undefined) columns.deployment = patch.deployment === null ? null : JSON.stringify(patch.deployment);
+  if (patch.eraseMode !== undefined) columns.erase_mode = patch.eraseMode;
   if (patch.inventory !== undefined) {
     columns.inventory = JSON.stringify(patch.inventory);
     columns.arch = patch.inventory.arch;

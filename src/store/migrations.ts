@@ -118,4 +118,8 @@ export const migrations: readonly string[] = [
   // 5: structured event fields (code review 2026-12 item 9): a JSON object, NULL when an event has none
   // (most DHCP packet events), so old rows need no rewrite.
   `ALTER TABLE events ADD COLUMN data TEXT;`,
+  // 6: deployment (issue 13): the operator's deploy options (JSON, src/machines/model.ts Deployment)
+  // and the erase mode of a release --erase.
+  `ALTER TABLE machines ADD COLUMN deployment TEXT;
+   ALTER TABLE machines ADD COLUMN erase_mode TEXT;`,
 ];

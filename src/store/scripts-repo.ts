@@ -1,9 +1,11 @@
 // Commissioning and testing scripts uploaded by operators, and every run of scripts on a machine with
 // its results (ARCHITECTURE.md "Persistence"). Built-in scripts live in the repository
 // (commissioning/builtin) and are not stored here.
+import type { RunPhase } from '../machines/lifecycle-types.js';
 import type { Db } from './db.js';
 
-export type ScriptKind = 'commissioning' | 'testing';
+/** The phases scripts belong to: the life-cycle's script runs (src/machines/lifecycle-types.ts). */
+export type ScriptKind = RunPhase;
 export type RunStatus = 'running' | 'passed' | 'failed' | 'aborted' | 'timed-out';
 
 /** What a script is, wherever it comes from (uploaded, stored, built in). */

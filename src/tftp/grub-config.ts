@@ -8,6 +8,17 @@ export function renderGrubConfig(spec: BootSpec, mac: string): string {
   const lines = ['# netboot: grub.cfg', 'set timeout=0', `if [ "$net_default_mac" = "${mac}" ]; then`];
   switch (spec.purpose) {
     case 'local':
+      // Secure Boot: the disk's own shim (\EFI\BOOT\BOOTX64.EFI, signed) through signed grub's
+      // chainloader, which verifies it through shim (recipes/deploy.md §4.3); no disk with one: exit.
+      lines.push(
+        `  echo "netboot: local for ${mac}"`,
+        '  if search --no-floppy --set=root --file /EFI/BOOT/BOOTX64.EFI; then',
+        '    chainloader /EFI/BOOT/BOOTX64.EFI',
+        '    boot',
+        '  fi',
+        '  exit',
+      );
+      break;
     case 'none':
       // exit returns to the firmware boot manager, which tries the next boot option (the disk).
       lines.push(`  echo "netboot: ${spec.purpose} for ${mac}"`, '  exit');

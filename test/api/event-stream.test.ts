@@ -12,6 +12,7 @@ import { Tagging } from '../../src/machines/tagging.js';
 import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { sampleInventory, tempDir } from '../support/fixtures.js';
+import { plainDeployments } from '../support/appliance.js';
 import { Catalogue } from '../../src/machines/catalogue.js';
 
 const token = 'operator-token-for-tests-0123456789';
@@ -44,7 +45,7 @@ afterEach(async () => {
 
 async function listening(streamLimits?: StreamLimits): Promise<{ port: number; machineId: string }> {
   const log = pino({ level: 'info' }, { write: (line: string) => logLines.push(line) });
-  api = await buildApiApp({ store, service, tagging: new Tagging(store), catalogue: new Catalogue(store, service.scripts), token, log, ...(streamLimits ? { streamLimits } : {}) });
+  api = await buildApiApp({ store, service, tagging: new Tagging(store), catalogue: new Catalogue(store, service.scripts), token, log, deployments: plainDeployments(service, store), ...(streamLimits ? { streamLimits } : {}) });
   await api.listen({ host: '127.0.0.1', port: 0 });
   const { machine } = store.machines.enlist(sampleInventory(), (id, macs) => store.events.adoptByMacs(id, macs));
   return { port: (api.server.address() as { port: number }).port, machineId: machine.id };

@@ -12,6 +12,7 @@ import { Tagging } from '../../src/machines/tagging.js';
 import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { tempDir } from '../support/fixtures.js';
+import { plainDeployments } from '../support/appliance.js';
 import { BootAuth } from '../../src/machines/boot-auth.js';
 import { Catalogue } from '../../src/machines/catalogue.js';
 
@@ -61,7 +62,7 @@ test('the operator API logs neither the Authorization header nor a token in the 
   });
   cleanups.push(() => service.close());
   const { log, text } = capture();
-  const api: FastifyInstance = await buildApiApp({ store, service, tagging: new Tagging(store), catalogue: new Catalogue(store, service.scripts), token: operatorToken, log });
+  const api: FastifyInstance = await buildApiApp({ store, service, tagging: new Tagging(store), catalogue: new Catalogue(store, service.scripts), token: operatorToken, log, deployments: plainDeployments(service, store) });
   cleanups.push(() => api.close());
   const listed = await api.inject({ url: '/api/v1/machines', headers: { authorization: `Bearer ${operatorToken}` } });
   expect(listed.statusCode).toBe(200);

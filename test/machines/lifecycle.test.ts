@@ -8,7 +8,7 @@ import type { BootPurpose } from '../../src/machines/boot.js';
 import {
   allowedEvents, bootPurposeOf, factsAfter, isBusyState, lifecycleEventTypes, machineStates, operatorEventTypes,
   renderDiagram, rescueOrigins, systemEventTypes, transition,
-  type Effect, type LifecycleEvent, type LifecycleEventType, type MachineFacts, type MachineState, type TimerName,
+  type Effect, type LifecycleEvent, type LifecycleEventType, type MachineFacts, type MachineState, type RunPhase, type TimerName,
 } from '../../src/machines/lifecycle.js';
 import { machineStates as modelMachineStates } from '../../src/machines/model.js';
 import { packageRoot } from '../../src/paths.js';
@@ -18,7 +18,7 @@ const cancel: Effect = { kind: 'cancel-timer' };
 const boot = (purpose: BootPurpose): Effect => ({ kind: 'boot-purpose', purpose });
 const power = (action: 'on' | 'off' | 'cycle'): Effect => ({ kind: 'power', action });
 const timer = (name: TimerName): Effect => ({ kind: 'start-timer', timer: name });
-const run = (phase: 'commissioning' | 'testing', skipTestsAfter?: boolean): Effect =>
+const run = (phase: RunPhase, skipTestsAfter?: boolean): Effect =>
   ({ kind: 'start-run', phase, ...(skipTestsAfter === undefined ? {} : { skipTestsAfter }) });
 const note = (message: string): Effect => ({ kind: 'note', message });
 const confirmOff: Effect = { kind: 'confirm-power', state: 'off' };
@@ -74,16 +74,17 @@ const accepted: { readonly [S in MachineState]: Row } = {
   'Ready': {
     'commission': commissioning, 'test': testing, 'mark-broken': broken(false), 'rescue': rescuing,
     'allocate': { to: 'Allocated', effects: [boot('off'), note('allocated')] },
-    'deploy': { to: 'Deploying', effects: [rotate, boot('deploy-disk'), power('cycle'), timer('deploying'), note('allocated; deployment started')] },
+    'deploy': { to: 'Deploying', effects: [rotate, run('deployment'), boot('deploy-disk'), power('cycle'), timer('deploying'), note('allocated; deployment started (to disk)')] },
   },
   'Allocated': {
     'mark-broken': broken(false), 'release': releasing, 'rescue': rescuing,
-    'deploy': { to: 'Deploying', effects: [rotate, boot('deploy-disk'), power('cycle'), timer('deploying'), note('deployment started')] },
+    'deploy': { to: 'Deploying', effects: [rotate, run('deployment'), boot('deploy-disk'), power('cycle'), timer('deploying'), note('deployment started (to disk)')] },
   },
   'Deploying': {
     ...stops('deployment', 'Allocated', 'Failed deployment', 'no callback within the deploying timeout'),
     'mark-broken': broken(true),
-    'phase-passed': { to: 'Deployed', effects: [cancel, boot('local'), power('cycle'), note('deployment passed; booting from disk')] },
+    // The installer's run passed: the disk boots under a fresh timer, with the same token (its seed has it).
+    'phase-passed': { to: 'Deploying', effects: [boot('local'), power('cycle'), timer('deploying'), note('image installed; booting the deployed system from its disk')] },
   },
   'Deployed': { 'mark-broken': broken(false), 'release': releasing, 'rescue': rescuing },
   'Releasing': {
@@ -145,7 +146,23 @@ describe('what the facts and payloads change', () => {
     },
     {
       name: 'release with erase', machine: facts('Deployed'), event: { type: 'release', erase: true },
-      want: { to: 'Disk erasing', effects: [rotate, boot('erase'), power('cycle'), timer('erasing'), note('release started; erasing disks')] },
+      want: { to: 'Disk erasing', effects: [rotate, run('erasing'), boot('erase'), power('cycle'), timer('erasing'), note('release started; erasing disks')] },
+    },
+    {
+      name: 'the installed disk\'s cloud-init reports: Deployed, booting the disk from now on', machine: facts('Deploying', { deployTarget: 'disk', installed: true }),
+      event: events['phase-passed'], want: { to: 'Deployed', effects: [cancel, boot('local'), note('deployed: the system\'s cloud-init finished')] },
+    },
+    {
+      name: 'deploy in memory: no installer run, the ephemeral image with the seed', machine: facts('Ready'), event: { type: 'deploy', target: 'memory' },
+      want: { to: 'Deploying', effects: [rotate, boot('deploy-memory'), power('cycle'), timer('deploying'), note('allocated; deployment started (in memory)')] },
+    },
+    {
+      name: 'a memory deployment\'s cloud-init reports: Deployed, netbooting it from now on', machine: facts('Deploying', { deployTarget: 'memory' }),
+      event: events['phase-passed'], want: { to: 'Deployed', effects: [cancel, boot('deploy-memory'), note('deployed: the system\'s cloud-init finished')] },
+    },
+    {
+      name: 'a memory deployment leaves rescue mode netbooting again', machine: facts('Exiting rescue', { beforeRescue: 'Deployed', deployTarget: 'memory' }),
+      event: events['phase-passed'], want: { to: 'Deployed', effects: [cancel, boot('deploy-memory'), power('on'), note('exited rescue mode; back to Deployed')] },
     },
     {
       name: 'mark-fixed, never commissioned', machine: facts('Broken', { commissioned: false }), event: events['mark-fixed'],
@@ -184,10 +201,14 @@ describe('what the facts and payloads change', () => {
 });
 
 /** Every machine the table can be asked about: every state with every combination of the facts it reads. */
+const deployFacts: Pick<MachineFacts, 'deployTarget' | 'installed'>[] = [
+  {}, { deployTarget: 'disk', installed: false }, { deployTarget: 'disk', installed: true }, { deployTarget: 'memory', installed: false },
+];
 const allFacts: MachineFacts[] = machineStates.flatMap((state) => [false, true].flatMap((commissioned) => [false, true].flatMap((skipTests) =>
-  [undefined, ...rescueOrigins].map((beforeRescue): MachineFacts => ({ state, locked: false, commissioned, skipTests, ...(beforeRescue ? { beforeRescue } : {}) })))));
+  [undefined, ...rescueOrigins].flatMap((beforeRescue) => deployFacts.map((deployed): MachineFacts =>
+    ({ state, locked: false, commissioned, skipTests, ...(beforeRescue ? { beforeRescue } : {}), ...deployed }))))));
 const allEvents: LifecycleEvent[] = [
-  ...Object.values(events), { type: 'commission', skipTests: true }, { type: 'release', erase: true },
+  ...Object.values(events), { type: 'commission', skipTests: true }, { type: 'release', erase: true }, { type: 'deploy', target: 'memory' },
 ];
 const timers: { readonly [S in MachineState]?: TimerName } = {
   'Commissioning': 'commissioning', 'Testing': 'testing', 'Deploying': 'deploying', 'Releasing': 'releasing',
@@ -207,7 +228,8 @@ describe('invariants over every question', () => {
     const checks: [boolean, string][] = [
       [purposes.length === 1 && purposes[0] === bootPurposeOf(factsAfter(machine, event, to)), `boot purposes ${purposes.join()}`],
       [started.join() === (entering ?? ''), `timers started: ${started.join()}`],
-      [kinds.includes('rotate-token') === (entering !== undefined), 'a token rotates exactly when a phase starts'],
+      // Deploying -> Deploying (installed, booting the disk) keeps the token: the disk's seed carries it.
+      [kinds.includes('rotate-token') === (entering !== undefined && !(machine.state === 'Deploying' && to === 'Deploying')), 'a token rotates exactly when a phase starts'],
       [kinds.includes('cancel-timer') === (timers[machine.state] !== undefined && entering === undefined), 'cancel-timer exactly when leaving a timed state for an untimed one'],
       [isBusyState(to) === (entering !== undefined), 'busy states are the timed states'],
       [[...kinds].sort((a, b) => effectOrder.indexOf(a) - effectOrder.indexOf(b)).join() === kinds.join(), `order ${kinds.join()}`],

@@ -5,6 +5,10 @@
 import { join } from 'node:path';
 import { buildAppliance, type ApplianceOverrides, type BuiltAppliance } from '../../src/appliance.js';
 import { loadConfig } from '../../src/config/index.js';
+import { parseOperatorUserData } from '../../src/cloud-init/operator-user-data.js';
+import { Deployments } from '../../src/machines/deployments.js';
+import type { MachineService } from '../../src/machines/service.js';
+import type { Store } from '../../src/store/index.js';
 import { writeImage, type FakeImage } from '../images/fixtures.js';
 import { silentLog, tempDir } from './fixtures.js';
 
@@ -41,4 +45,13 @@ export async function testAppliance(overrides: ApplianceOverrides & { readonly c
       dir.cleanup();
     },
   };
+}
+
+/** Deploy and release for tests that build the API app by hand: no images, YAML-only user-data check. */
+export function plainDeployments(service: MachineService, store: Pick<Store, 'events'>): Deployments {
+  return new Deployments({
+    service, events: store.events, images: { diskImages: () => [], cloudInitImages: () => [] },
+    defaultDiskImage: 'debian-disk', defaultMemoryImage: 'debian', defaultEraseMode: 'quick',
+    parseUserData: parseOperatorUserData, checkCloudConfig: async () => undefined,
+  });
 }

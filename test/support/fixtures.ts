@@ -35,6 +35,7 @@ export function sampleMachine(overrides: Partial<Machine> = {}): Machine {
     uuid: '6e657462-6f6f-4c61-8062-000000000001', inventory: sampleInventory(), createdAt: Date.UTC(2026, 10, 22, 5, 0, 0), updatedAt: 0,
     locked: false, notes: '', zone: 'default', pool: 'default', power: { type: 'manual' }, bootPurpose: null, token: null,
     runId: null, skipTests: false, commissioned: false, beforeRescue: null, statusMessage: '', timer: null, tags: [], userData: '',
+    deployment: null, eraseMode: null,
     ...overrides,
   };
 }
