@@ -103,7 +103,9 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
     const images = ImageCatalogue.open(imagesDir, { log: log.child({ subsystem: 'images' }) });
     const publicUrl = derivePublicUrl(config);
     const booter = new LifecycleBooter({
-      publicUrl, enlistImage: config.images.enlist, commissionImage: config.images.commission, images, machines: store.machines, extraCmdline: config.boot.kernelArgs,
+      publicUrl, enlistImage: config.images.enlist, commissionImage: config.images.commission,
+      // Boot images only: a disk image named in images.enlist/commission is an error that says so.
+      images: { get: (name) => images.bootImage(name) }, machines: store.machines, extraCmdline: config.boot.kernelArgs,
     });
     const service = new MachineService({
       store, log: log.child({ subsystem: 'machines' }), builtinScripts: overrides.builtinScripts ?? loadBuiltinScripts(builtinScriptsDir),
