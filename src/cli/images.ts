@@ -8,8 +8,8 @@ import { imagesDirOf, resolveConfig, type GlobalOptions } from './context.js';
 export function registerImageCommands(program: Command): void {
   const images = program.command('images').description('boot images (kernel, initrd, root squashfs) and disk images (root.tar.zst)');
 
-  images.command('build').description('build a boot image from its recipe in images/<name>')
-    .argument('<name>', 'recipe name, e.g. micro')
+  images.command('build').description('build an image (boot or disk) from its recipe in images/<name>')
+    .argument('<name>', 'recipe name, e.g. micro or debian-disk')
     .option('--force', 'rebuild even when the built image matches the recipe')
     .action(async (name: string, options: { force?: boolean }) => {
       const config = resolveConfig(program.opts<GlobalOptions>());
