@@ -107,8 +107,10 @@ rm -f -- "$ROOT/var/lib/dbus/machine-id"
 # openssh-server's postinst made host keys at build time: every machine would share them. cloud-init
 # (cc_ssh) generates new ones on first boot and phones the ed25519 key home (deploy.md §1.1).
 rm -f -- "$ROOT"/etc/ssh/ssh_host_*
-# The build host's resolver must not leak into machines; dhclient writes it on first boot.
+# The build host's resolver must not leak into machines; dhclient writes it on first boot. 0644:
+# mmdebstrap leaves the file it copied from the host executable.
 : >"$ROOT/etc/resolv.conf"
+chmod 0644 "$ROOT/etc/resolv.conf"
 # No cloud-init instance may be left from the build, or first boot would not be a new instance.
 rm -rf -- "$ROOT"/var/lib/cloud/* "$ROOT"/var/log/cloud-init*
 for unit in "${MASKED_UNITS[@]}"; do ln -sfn /dev/null "$ROOT/etc/systemd/system/$unit"; done
