@@ -110,7 +110,9 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
     const deployable = deployableImages(images, config.images.deploy);
     const booter = new LifecycleBooter({
       publicUrl, enlistImage: config.images.enlist, commissionImage: config.images.commission, ephemeralImage: config.images.ephemeral,
-      images, machines: store.machines, extraCmdline: config.boot.kernelArgs, localbootEfi: () => deployable.localbootEfi(),
+      // Boot images only: a disk image named in images.enlist/commission/ephemeral is an error that says so.
+      images: { get: (name) => images.bootImage(name) }, machines: store.machines, extraCmdline: config.boot.kernelArgs,
+      localbootEfi: () => deployable.localbootEfi(),
     });
     const service = new MachineService({
       store, log: log.child({ subsystem: 'machines' }), builtinScripts: overrides.builtinScripts ?? [...loadBuiltinScripts(builtinScriptsDir), ...loadBuiltinScripts(deployScriptsDir)],

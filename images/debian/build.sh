@@ -29,14 +29,21 @@ readonly MIRRORS=(
 )
 # FACTS.md's package set for a systemd + cloud-init environment, plus what the commissioning scripts
 # (commissioning/builtin) and the runner use: busybox-static (the runner's shell and tools, as in the
-# micro image), kmod for modprobe, pciutils/usbutils for 10-pci-usb; and what the deploy and erase
-# scripts (deploy/builtin, deploy.md §1.1) run: gdisk (sgdisk), dosfstools (mkfs.vfat), e2fsprogs,
-# zstd (the root tarball), nvme-cli and hdparm (secure erase).
+# micro image), kmod for modprobe, pciutils/usbutils for 10-pci-usb.
+# The deploy installer and erase run here too (shared/recipes/deploy.md §1.1, §2, §5): gdisk (sgdisk),
+# dosfstools (mkfs.vfat for the ESP) and zstd (the root.tar.zst stream); nvme-cli and hdparm for the
+# secure erase of NVMe and ATA disks; e2fsprogs (mkfs.ext4) and util-linux (wipefs, blkdiscard, sfdisk,
+# partx, blockdev) are Priority: required and come with minbase. openssh-server is rescue mode's sshd.
 readonly PACKAGES=(
   linux-image-amd64 usr-is-merged systemd systemd-sysv udev dbus cloud-init curl ca-certificates
   iproute2 netbase pciutils usbutils kmod busybox-static
-  gdisk dosfstools e2fsprogs zstd nvme-cli hdparm
+  gdisk dosfstools zstd nvme-cli hdparm openssh-server
 )
+# Installer commands checked in step 6: a missing one fails the build, not a deployment.
+readonly INSTALLER_TOOLS=(sgdisk mkfs.vfat mkfs.ext4 zstd tar curl wipefs blkdiscard sfdisk partx blockdev nvme hdparm sshd)
+# Kernel modules the installer loads (ESP: vfat + its code pages; root: ext4; disks: nvme, ahci):
+# checked in step 6 so that UNUSED_MODULE_TREES never drops one.
+readonly INSTALLER_MODULES=(vfat nls_cp437 nls_iso8859_1 nls_ascii ext4 nvme ahci)
 # Same modules as the micro initrd: NIC, disk and the filesystems the root needs.
 readonly MODULES=(e1000 e1000e virtio_net virtio_pci virtio_blk ata_piix ahci sd_mod squashfs loop overlay af_packet)
 # Kernel module trees a server's commissioning never loads (graphics, sound, media, wireless,
@@ -112,6 +119,9 @@ step 3 "configuring cloud-init, systemd and the netboot runner"
 # An empty machine-id: systemd makes a fresh one at every boot (each boot is a new machine to it).
 : >"$ROOT/etc/machine-id"
 rm -f -- "$ROOT/var/lib/dbus/machine-id"
+# openssh-server's postinst made host keys at build time, which every machine booting this image would
+# share: cloud-init (cc_ssh) generates each boot's own before ssh.service starts (deploy.md §1.1).
+rm -f -- "$ROOT"/etc/ssh/ssh_host_*
 install -D -m 0644 "$RECIPE_DIR/rootfs/90-netboot.cfg" "$ROOT/etc/cloud/cloud.cfg.d/90-netboot.cfg"
 install -D -m 0644 "$RECIPE_DIR/rootfs/netboot-finished.service" "$ROOT/etc/systemd/system/netboot-finished.service"
 mkdir -p "$ROOT/etc/systemd/system/multi-user.target.wants"
@@ -163,6 +173,15 @@ printf '      %s MiB in %d s\n' "$(( $(stat -c %s "$TMP_OUT/rootfs.squashfs") / 
 step 6 "checking the tree"
 [[ -x $ROOT/sbin/init || -L $ROOT/sbin/init ]] || die "the tree has no /sbin/init (systemd-sysv)"
 [[ -x $ROOT/usr/bin/cloud-init ]] || die "the tree has no cloud-init"
+for tool in "${INSTALLER_TOOLS[@]}"; do
+  chroot "$ROOT" sh -c 'command -v "$1"' sh "$tool" >/dev/null || die "the tree has no $tool, which the deploy installer needs"
+done
+for module in "${INSTALLER_MODULES[@]}"; do
+  # Built in (modules.builtin) counts too: modprobe succeeds on those.
+  modprobe -S "$KVER" -d "$ROOT" -n "$module" 2>/dev/null \
+    || die "kernel module $module is missing from the tree (removed by UNUSED_MODULE_TREES?): the installer needs it"
+done
+[[ -z $(find "$ROOT/etc/ssh" -name 'ssh_host_*' -print -quit) ]] || die "build-time ssh host keys are left in the tree"
 
 # --- 7. manifest + atomic rename ------------------------------------------------------------------
 step 7 "writing manifest and $OUTDIR"

@@ -1,15 +1,15 @@
 import type { Command } from 'commander';
 import type { Config } from '../config/schema.js';
-import { buildImage, ImageStore, type ReloadResult } from '../images/index.js';
+import { buildImage, importDiskImage, ImageStore, type Image, type ReloadResult } from '../images/index.js';
 import { recipesDir } from '../paths.js';
 import { apiClient } from './api-client.js';
 import { imagesDirOf, resolveConfig, type GlobalOptions } from './context.js';
 
 export function registerImageCommands(program: Command): void {
-  const images = program.command('images').description('boot images (kernel, initrd, root squashfs)');
+  const images = program.command('images').description('boot images (kernel, initrd, root squashfs) and disk images (root.tar.zst)');
 
-  images.command('build').description('build a boot image from its recipe in images/<name>')
-    .argument('<name>', 'recipe name, e.g. micro')
+  images.command('build').description('build an image (boot or disk) from its recipe in images/<name>')
+    .argument('<name>', 'recipe name, e.g. micro or debian-disk')
     .option('--force', 'rebuild even when the built image matches the recipe')
     .action(async (name: string, options: { force?: boolean }) => {
       const config = resolveConfig(program.opts<GlobalOptions>());
@@ -20,7 +20,7 @@ export function registerImageCommands(program: Command): void {
       const result = await buildImage({
         name, imagesDir, recipesDir, force: Boolean(options.force), onProgress: (line) => console.log(line), signal: abort.signal,
       });
-      const files = Object.values(result.image.files).map((f) => `${f.role} ${(f.size / 2 ** 20).toFixed(1)} MiB`);
+      const files = fileSizes(result.image);
       console.log(result.skipped
         ? `image '${name}' is up to date (${files.join(', ')})`
         : `built image '${name}' ${result.image.version} in ${result.seconds.toFixed(0)} s: ${files.join(', ')}`);
@@ -35,10 +35,29 @@ export function registerImageCommands(program: Command): void {
       if (options.json) return console.log(JSON.stringify(list, null, 2));
       if (list.length === 0) return console.log('No images built: run `netboot images build micro`.');
       for (const image of list) {
-        const files = Object.values(image.files).map((f) => `${f.role} ${(f.size / 2 ** 20).toFixed(1)} MiB`);
-        console.log(`${image.name.padEnd(10)} ${image.version.padEnd(20)} ${image.builtAt}  ${files.join(', ')}`);
+        const installed = image.kind === 'disk' ? `, installed ${mib(image.rootBytes)}` : '';
+        console.log(`${image.name.padEnd(12)} ${image.kind.padEnd(4)} ${image.version.padEnd(20)} ${image.builtAt}  ${fileSizes(image).join(', ')}${installed}`);
       }
     });
+
+  images.command('import').description('import an OS root tarball (.tar.zst with a kernel and cloud-init) as a disk image to deploy')
+    .argument('<name>', 'image name, e.g. my-debian')
+    .requiredOption('--root <file>', 'the root tarball: tar --numeric-owner --xattrs --xattrs-include=\'*\' --acls -C ROOT -cf - . | zstd')
+    .option('--force', 'replace an image of that name')
+    .action(async (name: string, options: { root: string; force?: boolean }) => {
+      const config = resolveConfig(program.opts<GlobalOptions>());
+      const image = await importDiskImage({ name, imagesDir: imagesDirOf(config), rootFile: options.root, force: Boolean(options.force) });
+      console.log(`imported disk image '${name}' (kernel ${image.version}): ${fileSizes(image).join(', ')}, installed ${mib(image.rootBytes)}`);
+      await tellAppliance(config);
+    });
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+}
+
+function fileSizes(image: Image): string[] {
+  return Object.values(image.files).map((f) => `${f.role} ${mib(f.size)}`);
 }
 
 /**

@@ -6,7 +6,8 @@ import type { Metrics } from '../metrics.js';
 
 export interface ServedFile {
   readonly id: string;
-  readonly role: 'kernel' | 'initrd' | 'rootfs';
+  /** Boot files (kernel, initrd, rootfs) and disk image files (root tarball, localboot.efi). */
+  readonly role: 'kernel' | 'initrd' | 'rootfs' | 'root' | 'localboot';
   /** Absolute path on disk. */
   readonly path: string;
 }

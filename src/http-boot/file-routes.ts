@@ -7,7 +7,7 @@ import { basename, dirname } from 'node:path';
 import { normaliseMac, type EventType } from '../machines/boot.js';
 import { NotFoundError } from '../errors.js';
 import { durationBuckets, noMetrics } from '../metrics.js';
-import type { HttpBootDeps } from './deps.js';
+import type { HttpBootDeps, ServedFile } from './deps.js';
 
 /** A GET being answered, recorded on the machine's timeline when its response ends. */
 interface Download {
@@ -94,7 +94,7 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
       if (!file) throw new NotFoundError(`no boot file with id ${id}`);
       if (request.method === 'GET') {
         const range = parseRange(request.headers.range);
-        follow(request, reply, { mac: clientMac(request, deps), type: file.role, role: file.role, detail: rangeDetail(range), data: rangeData(range) });
+        follow(request, reply, { mac: clientMac(request, deps), ...timelineEntry(file.role, range) });
       }
       // cacheControl: false, or send's own `public, max-age=0` replaces ours (probe F12): a file
       // id is a content hash, so the bytes behind it never change.
@@ -120,6 +120,17 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
     },
   });
 };
+
+/**
+ * A boot file's download is its own event type (kernel, initrd, rootfs); a disk image's files (the
+ * installer's root tarball, localboot.efi) are a `file` event that names the role.
+ */
+function timelineEntry(role: ServedFile['role'], range: ParsedRange): Pick<Download, 'type' | 'role' | 'detail' | 'data'> {
+  if (role === 'root' || role === 'localboot') {
+    return { type: 'file', role, detail: `${role} ${rangeDetail(range)}`.trimEnd(), data: { ...rangeData(range), role } };
+  }
+  return { type: role, role, detail: rangeDetail(range), data: rangeData(range) };
+}
 
 /**
  * Whose timeline a download goes on. Where the appliance knows the leases, the lease holder's: a

@@ -66,6 +66,20 @@ function upToDate(imagesDir: string, name: string, hash: string, onProgress: (li
   }
 }
 
+/** An operator's imported root is not the recipe's to replace without being told to. */
+function refuseImported(imagesDir: string, name: string): void {
+  let image: Image | undefined;
+  try {
+    image = loadImage(imagesDir, name);
+  } catch {
+    return; // broken: a build repairs it (upToDate says so)
+  }
+  if (image?.kind === 'disk' && image.importedFrom !== undefined) {
+    throw new ImageError(`image '${name}' was imported from ${image.importedFrom}, not built: `
+      + `\`netboot images build ${name} --force\` replaces it with the recipe's build`);
+  }
+}
+
 interface Exit { readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stderr: string[] }
 
 function runRecipe(script: string, outDir: string, opts: BuildImageOptions): Promise<Exit> {
@@ -124,6 +138,7 @@ export async function buildImage(opts: BuildImageOptions): Promise<BuildImageRes
   const recipeDir = join(recipesDir, name);
   const hash = await recipeSha256(recipeDir);
   if (!force) {
+    refuseImported(imagesDir, name);
     const image = upToDate(imagesDir, name, hash, onProgress);
     if (image) return { image, skipped: true, seconds: seconds() };
   }

@@ -5,8 +5,8 @@
 // (the iPXE retry script asks again every 30 s until it is built). Files are served by content id,
 // so a download in flight keeps working across a swap: the same bytes have the same id.
 import type { Logger } from 'pino';
-import { ImageStore } from './store.js';
-import type { Image, ImageFile } from './types.js';
+import { asBootImage, ImageStore } from './store.js';
+import type { BootImage, DiskImage, Image, ImageFile } from './types.js';
 
 export interface ImageCatalogueOptions {
   readonly log?: Logger;
@@ -74,6 +74,17 @@ export class ImageCatalogue {
 
   find(name: string): Image | undefined {
     return this.store.find(name);
+  }
+
+  /** get() for the environments the Booter boots: a disk image there is an ImageError naming the boot images. */
+  bootImage(name: string): BootImage {
+    return asBootImage(this.get(name), this.list());
+  }
+
+  /** The disk image to deploy (reloading on a miss like get()); NotFoundError listing the disk images. */
+  diskImage(name: string): DiskImage {
+    if (!this.store.find(name)) this.reloadOnMiss();
+    return this.store.diskImage(name);
   }
 
   /** Ids come from boot specs made from a snapshot; a miss does not reload (clients cannot make us scan). */

@@ -3,9 +3,10 @@
 export { ImageStore } from './store.js';
 export { ImageCatalogue, type ImageCatalogueOptions, type ReloadResult } from './catalogue.js';
 export { buildImage, listRecipes, type BuildImageOptions, type BuildImageResult } from './build.js';
+export { importDiskImage, listRootTarball, type ImportDiskImageOptions, type RootListing } from './import.js';
 export { defaultCacheDir, defaultImagesDir } from './paths.js';
 export { recipeSha256 } from './recipe-hash.js';
-export { IMAGE_NAME, ManifestSchema, type Manifest } from './manifest.js';
+export { BootManifestSchema, DiskManifestSchema, IMAGE_NAME, ManifestSchema, type Manifest } from './manifest.js';
 export type {
-  FileVerifyResult, Image, ImageFile, ImagePackage, ImageRole, ImageVerifyResult,
+  BootImage, DiskImage, FileVerifyResult, Image, ImageFile, ImageKind, ImagePackage, ImageRole, ImageVerifyResult,
 } from './types.js';

@@ -20,7 +20,7 @@ const ManifestFile = Type.Object({
   sha256: Sha256,
 }, { additionalProperties: false });
 
-export const ManifestSchema = Type.Object({
+const Common = {
   name: Type.String({ pattern: IMAGE_NAME.source }),
   version: Type.String({ minLength: 1 }),
   arch: Type.String({ minLength: 1 }),
@@ -29,12 +29,18 @@ export const ManifestSchema = Type.Object({
   packages: Type.Optional(Type.Array(
     Type.Object({ name: Type.String(), version: Type.String() }, { additionalProperties: false }),
   )),
+  buildSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+};
+
+/** A netbooted environment (micro, debian); `kind` is absent in manifests written before disk images. */
+export const BootManifestSchema = Type.Object({
+  ...Common,
+  kind: Type.Optional(Type.Literal('boot')),
   files: Type.Object({
     kernel: ManifestFile,
     initrd: ManifestFile,
     rootfs: Type.Optional(ManifestFile),
   }, { additionalProperties: false }),
-  buildSeconds: Type.Optional(Type.Number({ minimum: 0 })),
   /**
    * How the root starts: `agent` (default; the initrd runs netboot's enlist agent or script runner
    * as PID 1, the micro image) or `cloud-init` (the initrd starts /sbin/init, systemd, and cloud-init
@@ -43,12 +49,32 @@ export const ManifestSchema = Type.Object({
   environment: Type.Optional(Type.Union([Type.Literal('agent'), Type.Literal('cloud-init')])),
 }, { additionalProperties: false });
 
+/** An OS root the installer writes to a disk (debian-disk, or `netboot images import`). */
+export const DiskManifestSchema = Type.Object({
+  ...Common,
+  kind: Type.Literal('disk'),
+  format: Type.Literal('tar.zst'),
+  rootBytes: Type.Integer({ minimum: 0 }),
+  /** Set by `netboot images import`: the tarball it came from. `images build` will not replace it unforced. */
+  importedFrom: Type.Optional(Type.String({ minLength: 1 })),
+  files: Type.Object({
+    root: ManifestFile,
+    localboot: Type.Optional(ManifestFile),
+  }, { additionalProperties: false }),
+}, { additionalProperties: false });
+
+export const ManifestSchema = Type.Union([BootManifestSchema, DiskManifestSchema]);
+
 export type Manifest = Static<typeof ManifestSchema>;
 
 export const MANIFEST = 'manifest.json';
 
 function rebuildHint(name: string): string {
   return `rebuild it: netboot images build ${name} --force`;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }
 
 /** Parses and validates one manifest file; every error names the file. */
@@ -59,8 +85,10 @@ export function readManifest(file: string): Manifest {
   } catch (err) {
     throw new ImageError(`cannot read image manifest ${file}: ${(err as Error).message}`, { cause: err });
   }
-  if (!Value.Check(ManifestSchema, raw)) {
-    const problems = [...Value.Errors(ManifestSchema, raw)].slice(0, 3)
+  // Checked against the one schema its kind names: a union's errors would only say "no variant matched".
+  const schema = isObject(raw) && raw.kind === 'disk' ? DiskManifestSchema : BootManifestSchema;
+  if (!Value.Check(schema, raw)) {
+    const problems = [...Value.Errors(schema, raw)].slice(0, 3)
       .map((e) => `${e.path || '/'}: ${e.message}`).join('; ');
     throw new ImageError(`invalid image manifest ${file}: ${problems}`);
   }
@@ -111,14 +139,24 @@ export function loadImage(imagesDir: string, name: string): Image | undefined {
   }
   const file = (role: ImageRole, entry: Static<typeof ManifestFile>): ImageFile =>
     resolveFile(dir, name, manifestPath, role, entry);
+  const common = {
+    name, version: m.version, arch: m.arch, builtAt: m.builtAt, recipeSha256: m.recipeSha256, dir,
+    ...(m.packages ? { packages: m.packages } : {}),
+  };
+  if (m.kind === 'disk') {
+    const files = {
+      root: file('root', m.files.root),
+      ...(m.files.localboot ? { localboot: file('localboot', m.files.localboot) } : {}),
+    };
+    return {
+      ...common, kind: 'disk', format: m.format, rootBytes: m.rootBytes, files,
+      ...(m.importedFrom ? { importedFrom: m.importedFrom } : {}),
+    };
+  }
   const files = {
     kernel: file('kernel', m.files.kernel),
     initrd: file('initrd', m.files.initrd),
     ...(m.files.rootfs ? { rootfs: file('rootfs', m.files.rootfs) } : {}),
   };
-  return {
-    name, version: m.version, arch: m.arch, builtAt: m.builtAt, recipeSha256: m.recipeSha256, dir, files,
-    environment: m.environment ?? 'agent',
-    ...(m.packages ? { packages: m.packages } : {}),
-  };
+  return { ...common, kind: 'boot', files, environment: m.environment ?? 'agent' };
 }

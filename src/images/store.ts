@@ -4,9 +4,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ImageMissingError } from '../errors.js';
+import { ImageError, ImageMissingError, NotFoundError } from '../errors.js';
 import { IMAGE_NAME, loadImage } from './manifest.js';
-import type { FileVerifyResult, Image, ImageFile, ImageVerifyResult } from './types.js';
+import type { BootImage, DiskImage, FileVerifyResult, Image, ImageFile, ImageVerifyResult } from './types.js';
 
 function sha256File(path: string): Promise<string> {
   return new Promise((resolvePromise, reject) => {
@@ -27,9 +27,18 @@ function isDirectory(path: string): boolean {
   }
 }
 
-function imageFiles(image: Image): ImageFile[] {
+export function imageFiles(image: Image): ImageFile[] {
+  if (image.kind === 'disk') {
+    const { root, localboot } = image.files;
+    return localboot ? [root, localboot] : [root];
+  }
   const { kernel, initrd, rootfs } = image.files;
   return rootfs ? [kernel, initrd, rootfs] : [kernel, initrd];
+}
+
+/** "debian-disk, ubuntu-disk" or "(none)", for errors that list what there is. */
+function names(images: readonly Image[]): string {
+  return images.map((i) => i.name).join(', ') || '(none)';
 }
 
 export class ImageStore {
@@ -79,6 +88,26 @@ export class ImageStore {
     return this.images.get(name);
   }
 
+  /**
+   * The image an environment boots (enlist, commission ...): ImageMissingError when it is not built,
+   * ImageError when it names a disk image, which has no kernel to boot.
+   */
+  bootImage(name: string): BootImage {
+    return asBootImage(this.get(name), this.list());
+  }
+
+  /**
+   * The disk image to deploy: NotFoundError (404 through the API) listing the disk images there are,
+   * when there is none by that name or it is a boot image.
+   */
+  diskImage(name: string): DiskImage {
+    const image = this.images.get(name);
+    if (image?.kind === 'disk') return image;
+    const disks = this.list().filter((i) => i.kind === 'disk');
+    const what = image ? `image '${name}' is a boot image, not a disk image` : `unknown image '${name}'`;
+    throw new NotFoundError(`${what}: the disk images are ${names(disks)}`);
+  }
+
   /** The file with this content id, from any image. */
   fileById(id: string): ImageFile | undefined {
     return this.files.get(id);
@@ -106,4 +135,12 @@ export class ImageStore {
     }
     return { name, ok: files.every((f) => f.ok), files };
   }
+}
+
+/** The boot image itself, or why a disk image cannot be booted. */
+export function asBootImage(image: Image, all: readonly Image[]): BootImage {
+  if (image.kind === 'boot') return image;
+  const boot = all.filter((i) => i.kind === 'boot');
+  throw new ImageError(`image '${image.name}' is a disk image (written to disks by the installer), not an environment `
+    + `that boots over the network: name a boot image instead (${names(boot)})`);
 }

@@ -124,6 +124,18 @@ describe('boot-side HTTP app', () => {
     expect(events).toEqual([['52:54:00:00:00:99', 'kernel'], ['52:54:00:00:00:99', 'rootfs']]);
   });
 
+  test("a disk image's root tarball by id: Range resumes it; the event is a file naming the role", async () => {
+    const bytes = Buffer.concat([Buffer.from('root'), content]);
+    const id = createHash('sha256').update(bytes).digest('hex');
+    writeFileSync(join(dir.path, 'root.tar.zst'), bytes);
+    files.set(id, { id, role: 'root', path: join(dir.path, 'root.tar.zst') });
+    const range = await app.inject({ url: `/files/${id}`, headers: { range: 'bytes=4-' } });
+    expect(range.statusCode).toBe(206);
+    expect(range.headers['content-range']).toBe(`bytes 4-${bytes.length - 1}/${bytes.length}`);
+    expect(range.rawPayload.equals(content)).toBe(true);
+    expect(store.events.since(0).map((e) => [e.type, e.detail])).toEqual([['file', 'root range 4-']]);
+  });
+
   test('unknown and malformed file ids are refused', async () => {
     expect((await app.inject({ url: `/files/${'0'.repeat(64)}` })).statusCode).toBe(404);
     expect((await app.inject({ url: '/files/../../etc/passwd' })).statusCode).toBe(404);

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { ImageError } from '../../src/errors.js';
 import { buildImage, ImageStore, listRecipes, recipeSha256 } from '../../src/images/index.js';
-import { tempDir } from './fixtures.js';
+import { tempDir, writeDiskImage } from './fixtures.js';
 
 const FAKE_RECIPE = join(dirname(fileURLToPath(import.meta.url)), 'testdata', 'fake-build.sh');
 
@@ -39,7 +39,7 @@ describe('buildImage', () => {
     expect(result.skipped).toBe(false);
     expect(lines).toEqual(['[1/2] writing files', '[2/2] done']);
     expect(result.image).toMatchObject({ name: 'fake', version: '1.0', recipeSha256: await recipeSha256(join(recipesDir, 'fake')) });
-    expect(ImageStore.open(imagesDir).get('fake').files.kernel.size).toBe('kernel 1.0'.length);
+    expect(ImageStore.open(imagesDir).bootImage('fake').files.kernel.size).toBe('kernel 1.0'.length);
     expect(runs()).toBe(1);
   });
 
@@ -64,9 +64,16 @@ describe('buildImage', () => {
     expect(runs()).toBe(3);
   });
 
+  test('refuses to replace an imported image unless forced', async () => {
+    writeDiskImage(imagesDir, 'fake', { importedFrom: '/srv/mine.tar.zst' });
+    await expect(build()).rejects.toThrow("image 'fake' was imported from /srv/mine.tar.zst, not built: `netboot images build fake --force` replaces it");
+    expect(runs()).toBe(0);
+    expect((await build({ force: true })).image.kind).toBe('boot');
+  });
+
   test('rebuilds an image whose files were damaged', async () => {
-    const { image } = await build();
-    writeFileSync(image.files.initrd.path, 'truncated? no: longer than before');
+    await build();
+    writeFileSync(ImageStore.open(imagesDir).bootImage('fake').files.initrd.path, 'truncated? no: longer than before');
     const lines: string[] = [];
     expect((await build({ onProgress: (l) => lines.push(l) })).skipped).toBe(false);
     expect(lines[0]).toMatch(/^existing image is unusable, rebuilding: image 'fake': initrd file/);

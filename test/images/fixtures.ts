@@ -7,10 +7,10 @@ import { join } from 'node:path';
 
 export const sha256 = (data: string | Buffer): string => createHash('sha256').update(data).digest('hex');
 
-export interface FakeImage {
+export interface FakeImage<Role extends string = 'kernel' | 'initrd' | 'rootfs'> {
   readonly dir: string;
   readonly manifest: Record<string, unknown>;
-  readonly contents: Record<'kernel' | 'initrd' | 'rootfs', string>;
+  readonly contents: Record<Role, string>;
 }
 
 /** Writes `<imagesDir>/<name>/` with vmlinuz, initrd.img, rootfs.squashfs and manifest.json. */
@@ -30,6 +30,26 @@ export function writeImage(imagesDir: string, name: string, opts: { rootfs?: boo
   const manifest = {
     name, version: '6.1.0-99-amd64', arch: 'x86_64', builtAt: '2025-01-02T03:04:05Z',
     recipeSha256: opts.recipeSha256 ?? sha256(`recipe ${name}`), files, buildSeconds: 1.5,
+  };
+  writeManifest(dir, manifest);
+  return { dir, manifest, contents };
+}
+
+/** Writes `<imagesDir>/<name>/` as a disk image: root.tar.zst (not a real tarball), localboot.efi, manifest.json. */
+export function writeDiskImage(imagesDir: string, name: string, opts: { localboot?: boolean; importedFrom?: string } = {}): FakeImage<'root' | 'localboot'> {
+  const dir = join(imagesDir, name);
+  mkdirSync(dir, { recursive: true });
+  const contents = { root: `root of ${name}`, localboot: `MZ localboot of ${name}` };
+  const entry = (path: string, data: string): Record<string, unknown> => {
+    writeFileSync(join(dir, path), data);
+    return { path, size: Buffer.byteLength(data), sha256: sha256(data) };
+  };
+  const files: Record<string, unknown> = { root: entry('root.tar.zst', contents.root) };
+  if (opts.localboot !== false) files.localboot = entry('localboot.efi', contents.localboot);
+  const manifest = {
+    name, kind: 'disk', version: 'bookworm-6.1.0-99-amd64', arch: 'x86_64', builtAt: '2025-01-02T03:04:05Z',
+    recipeSha256: sha256(`recipe ${name}`), format: 'tar.zst', rootBytes: 700_000_000, files,
+    ...(opts.importedFrom ? { importedFrom: opts.importedFrom } : {}),
   };
   writeManifest(dir, manifest);
   return { dir, manifest, contents };

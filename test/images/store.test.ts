@@ -16,7 +16,7 @@ describe('ImageStore.open', () => {
     const store = ImageStore.open(tmp.path);
 
     expect(store.list().map((i) => i.name)).toEqual(['debian', 'micro']);
-    const image = store.get('micro');
+    const image = store.bootImage('micro');
     expect(image).toMatchObject({
       name: 'micro', version: '6.1.0-99-amd64', arch: 'x86_64', builtAt: '2025-01-02T03:04:05Z', dir: micro.dir,
     });
@@ -25,7 +25,7 @@ describe('ImageStore.open', () => {
       size: micro.contents.kernel.length, sha256: sha256(micro.contents.kernel), image: 'micro',
     });
     expect(image.files.rootfs?.role).toBe('rootfs');
-    expect(store.get('debian').files.rootfs).toBeUndefined();
+    expect(store.bootImage('debian').files.rootfs).toBeUndefined();
   });
 
   test('fileById finds any file of any image by its sha256 and nothing else', () => {

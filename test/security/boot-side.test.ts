@@ -28,7 +28,7 @@ describe('boot side against a host on the boot network', () => {
     appliance = await testAppliance({ leases: { macOf: (ip) => appliance.store.leases.byIp(ip)?.mac } });
     ({ store, service } = appliance);
     boot = appliance.bootApp!;
-    fileId = appliance.images.get('micro').files.kernel.id;
+    fileId = appliance.images.bootImage('micro').files.kernel.id;
     store.leases.upsertMany([
       { mac: victimMac, ip: victimIp, state: 'bound', expiresAt: Date.now() + 3_600_000 },
       { mac: attackerMac, ip: attackerIp, state: 'bound', expiresAt: Date.now() + 3_600_000 },
