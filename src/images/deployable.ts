@@ -14,8 +14,17 @@ export interface DeployableCatalogue extends DeployableImages {
 export function deployableImages(catalogue: ImageCatalogue, defaultDiskImage: string): DeployableCatalogue {
   const disks = () => catalogue.list().flatMap((i) => (i.kind === 'disk' ? [i] : []));
   return {
-    diskImages: () => disks().map((i) => i.name),
-    cloudInitImages: () => catalogue.list().flatMap((i) => (i.kind !== 'disk' && i.environment === 'cloud-init' ? [i.name] : [])),
+    names: (kind, wanted) => {
+      if (!catalogue.find(wanted)) {
+        try {
+          catalogue.get(wanted); // reloads the folder on a miss (at most once a minute)
+        } catch {
+          // still missing: the caller lists what there is
+        }
+      }
+      return kind === 'disk' ? disks().map((i) => i.name)
+        : catalogue.list().flatMap((i) => (i.kind === 'boot' && i.environment === 'cloud-init' ? [i.name] : []));
+    },
     installable: (name) => {
       const image = catalogue.diskImage(name);
       return { id: image.files.root.id, sha256: image.files.root.sha256, bytes: image.files.root.size, rootBytes: image.rootBytes };

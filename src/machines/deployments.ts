@@ -27,10 +27,12 @@ export interface ReleaseRequest {
 
 /** The images a deployment may name, by kind. */
 export interface DeployableImages {
-  /** Names of the disk images (root tarballs the installer writes). */
-  diskImages(): readonly string[];
-  /** Names of the boot images whose environment is cloud-init (what a memory deployment boots). */
-  cloudInitImages(): readonly string[];
+  /**
+   * Names of the disk images (root tarballs the installer writes), or of the boot images whose
+   * environment is cloud-init (what a memory deployment boots), after looking for `wanted` (an image
+   * built since the appliance started is found: the catalogue reloads on a miss).
+   */
+  names(kind: 'disk' | 'cloud-init', wanted: string): readonly string[];
 }
 
 export interface DeploymentsDeps {
@@ -119,7 +121,7 @@ export class Deployments {
   private plan(request: DeployRequest, target: Deployment['target']): Deployment {
     const { images } = this.deps;
     const image = request.image ?? (target === 'disk' ? this.deps.defaultDiskImage : this.deps.defaultMemoryImage);
-    const available = target === 'disk' ? images.diskImages() : images.cloudInitImages();
+    const available = images.names(target === 'disk' ? 'disk' : 'cloud-init', image);
     if (!available.includes(image)) {
       const kind = target === 'disk' ? 'disk image' : 'cloud-init boot image';
       const hint = target === 'disk' ? ' (build one: netboot images build debian-disk)' : ' (an --in-memory deployment boots one; build one: netboot images build debian)';

@@ -11,7 +11,7 @@ import type { Store } from '../../src/store/index.js';
 import type { RunnableScript } from '../../src/machines/scripts.js';
 import { sampleInventory } from '../support/fixtures.js';
 import { operatorToken, testAppliance, type TestAppliance } from '../support/appliance.js';
-import { writeDiskImage } from '../images/fixtures.js';
+import { writeDiskImage, writeImage, writeManifest } from '../images/fixtures.js';
 
 const headers = { authorization: `Bearer ${operatorToken}` };
 const mac = '52:54:00:de:00:01';
@@ -151,6 +151,33 @@ describe('deploy to disk through its callbacks', () => {
     expect(refused.statusCode).toBe(404);
     expect(refused.json().message).toMatch(/^no cloud-init boot image 'micro': the cloud-init boot images are none \(an --in-memory deployment/);
     expect(store.machines.get(id)!.state).toBe('Ready');
+  });
+});
+
+describe('deploy in memory', () => {
+  test('the cloud-init image with the operator\'s seed and kernel arguments; cloud-init\'s last stage -> Deployed; it netboots again', async () => {
+    const debian = writeImage(appliance.images.dir, 'debian');
+    writeManifest(debian.dir, { ...debian.manifest, environment: 'cloud-init' });
+    appliance.images.reload();
+    const id = machineIn('Ready');
+    const res = await deploy(id, { inMemory: true, image: 'debian', kernelArgs: 'mitigations=off', userData: '#cloud-config\nruncmd: [[touch, /run/ok]]\n' });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json()).toMatchObject({ state: 'Deploying', bootPurpose: 'deploy-memory', deployment: { target: 'memory', image: 'debian' } });
+    const { token } = store.machines.get(id)!;
+    const script = (await boot.inject({ url: `/boot/${mac}.ipxe`, remoteAddress: ip })).body;
+    expect(script).toContain(`ds=nocloud-net;s=http://10.213.0.1/cloud-init/${token}/`);
+    expect(script).toContain('mitigations=off');
+    expect(script).not.toContain('netboot.phase'); // no runner: nothing powers it off
+    const userData = (await boot.inject({ url: `/cloud-init/${token}/user-data`, remoteAddress: ip })).body;
+    expect(userData).toContain('runcmd: [[touch, /run/ok]]');
+    expect(userData).toContain('phone_home');
+    expect(userData).not.toContain('netboot/runner');
+    // cloud-init's modules-final finish (failed with errors): Deployed, with a note.
+    const event = { name: 'modules-final', event_type: 'finish', result: 'FAIL', description: 'running modules for final' };
+    expect((await boot.inject({ method: 'POST', url: `/cloud-init/${token}/events`, payload: event, remoteAddress: ip })).statusCode).toBe(204);
+    expect(store.machines.get(id)).toMatchObject({ state: 'Deployed', bootPurpose: 'deploy-memory' });
+    expect(store.events.forMachine(id).map((e) => e.detail)).toContain('cloud-init of the deployed system finished with FAIL: see cloud-init events above');
+    expect((await boot.inject({ url: `/boot/${mac}.ipxe`, remoteAddress: ip })).body).toContain('mitigations=off');
   });
 });
 

@@ -50,7 +50,7 @@ export async function testAppliance(overrides: ApplianceOverrides & { readonly c
 /** Deploy and release for tests that build the API app by hand: no images, YAML-only user-data check. */
 export function plainDeployments(service: MachineService, store: Pick<Store, 'events'>): Deployments {
   return new Deployments({
-    service, events: store.events, images: { diskImages: () => [], cloudInitImages: () => [] },
+    service, events: store.events, images: { names: () => [] },
     defaultDiskImage: 'debian-disk', defaultMemoryImage: 'debian', defaultEraseMode: 'quick',
     parseUserData: parseOperatorUserData, checkCloudConfig: async () => undefined,
   });
