@@ -18,7 +18,8 @@ cd "$(dirname "$0")/.."
 # - mmdebstrap: builds images/debian (a Debian root from packages only, no root-owned state left behind);
 # - build-essential, python3: compile better-sqlite3 when no prebuilt binary can be downloaded;
 # - gdisk (sgdisk), dosfstools (mkfs.vfat): the deploy scripts' tests (test/deploy-scripts) partition
-#   and format loop devices with the tools the installer environment runs.
+#   and format loop devices with the tools the installer environment runs;
+# - openssh-client: the deploy tests and `lab --deploy` log in to the deployed VM (ssh, ssh-keygen).
 debian_packages=(
   qemu-system-x86 ipxe-qemu ovmf ipxe shim-signed grub-efi-amd64-signed iproute2
   squashfs-tools cpio kmod zstd xz-utils busybox-static
@@ -26,7 +27,7 @@ debian_packages=(
   isc-dhcp-client dhcpcd-base dnsmasq-base cloud-init mmdebstrap
   build-essential python3 ca-certificates
   ndisc6 radvd
-  gdisk dosfstools
+  gdisk dosfstools openssh-client
 )
 
 missing=()

@@ -99,16 +99,22 @@ export interface ScriptRunView {
   readonly results: ReadonlyArray<{ name: string; exitCode: number; timedOut: boolean; durationMs: number; stdout: string; stderr: string }>;
 }
 
+/** Phases whose steps say what they did in their last line (the installer's MiB/s, the eraser's method per disk). */
+const summarised = new Set(['deployment', 'erasing']);
+
 /** Runs, newest first: each script's outcome, and the output of the ones that failed. */
 export function formatRuns(runs: readonly ScriptRunView[]): string {
-  if (runs.length === 0) return 'No commissioning or testing runs yet.';
+  if (runs.length === 0) return 'No script runs yet.';
   const out: string[] = [];
   for (const run of runs) {
     out.push(escapeText(`Run ${run.id}: ${run.phase}, ${run.status}, started ${new Date(run.startedAt).toISOString()}`));
-    const t = table(['SCRIPT', 'RESULT', 'TIME']);
+    const summary = summarised.has(run.phase);
+    const t = table(summary ? ['SCRIPT', 'RESULT', 'TIME', 'SUMMARY'] : ['SCRIPT', 'RESULT', 'TIME']);
     for (const name of run.scripts) {
       const r = run.results.find((x) => x.name === name);
-      t.push([name, !r ? 'no result' : r.timedOut ? 'timed out' : r.exitCode === 0 ? 'passed' : `failed (exit ${r.exitCode})`, r ? `${(r.durationMs / 1000).toFixed(1)} s` : '-']);
+      const row = [name, !r ? 'no result' : r.timedOut ? 'timed out' : r.exitCode === 0 ? 'passed' : `failed (exit ${r.exitCode})`, r ? `${(r.durationMs / 1000).toFixed(1)} s` : '-'];
+      if (summary) row.push(escapeText(r?.stdout.trim().split('\n').at(-1)?.slice(0, 120) ?? ''));
+      t.push(row);
     }
     out.push(t.toString());
     for (const r of run.results.filter((x) => x.exitCode !== 0 || x.timedOut)) {

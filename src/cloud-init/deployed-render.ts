@@ -75,7 +75,11 @@ export function renderSystemUserData(ctx: SystemSeedContext, operator: OperatorU
   };
   // Top-level keys go to the default user (debian) and, with disable_root false, to root (cc_ssh).
   if (ctx.sshKeys.length > 0) ours.ssh_authorized_keys = [...ctx.sshKeys];
-  if (ctx.kind === 'rescue') Object.assign(ours, { disable_root: false, ssh_pwauth: false });
+  if (ctx.kind === 'rescue') {
+    // sshd may have started before cloud-init made the host keys (the image ships none): restart it
+    // before phone_home, which comes later in modules-final and tells the appliance rescue is ready.
+    Object.assign(ours, { disable_root: false, ssh_pwauth: false, runcmd: [['systemctl', 'restart', 'ssh']] });
+  }
   parts.push({ filename: 'netboot.cfg', contentType: 'text/cloud-config', body: `#cloud-config\n${yaml(ours)}` });
   return multipart(parts);
 }

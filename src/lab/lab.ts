@@ -132,17 +132,24 @@ export class Lab {
   }
 
   /** Boots a VM on tap<index> (it PXE-boots from the appliance) and returns its running QEMU. */
-  async bootVm(spec: Omit<VmSpec, 'tap' | 'disk' | 'ovmfVars' | 'qmpSocket' | 'noShutdown'> & {
+  async bootVm(spec: Omit<VmSpec, 'tap' | 'disk' | 'extraDisks' | 'ovmfVars' | 'qmpSocket' | 'noShutdown'> & {
     tapIndex?: number; diskMiB?: number; onSerialLine?: (line: string) => void;
+    /** Sizes of more disks after the first (disk-<index>-<n>.img, vdb onwards). */
+    extraDisksMiB?: readonly number[];
     /** QEMU as a chassis: -no-shutdown and a QMP socket (qmpSocket(index)), for the qemu power driver. */
     chassis?: boolean;
   }): Promise<Launched> {
     const index = spec.tapIndex ?? 0;
     const disk = spec.diskMiB ? { path: join(this.dir, `disk-${index}.img`), serial: `nb-disk-${index}` } : undefined;
     if (disk) createDiskImage(disk.path, spec.diskMiB!);
+    const extraDisks = (spec.extraDisksMiB ?? []).map((sizeMiB, n) => {
+      const extra = { path: join(this.dir, `disk-${index}-${n + 1}.img`), serial: `nb-disk-${index}-${n + 1}` };
+      createDiskImage(extra.path, sizeMiB);
+      return extra;
+    });
     const ovmfVars = prepareFirmware(spec.firmware ?? 'bios', join(this.dir, `ovmf-vars-${index}.fd`));
     const { command, args } = this.network.exec(qemuBinary, qemuArgs({
-      ...spec, tap: `tap${index}`, ...(disk ? { disk } : {}), ...(ovmfVars ? { ovmfVars } : {}),
+      ...spec, tap: `tap${index}`, ...(disk ? { disk } : {}), ...(ovmfVars ? { ovmfVars } : {}), extraDisks,
       ...(spec.chassis ? { noShutdown: true, qmpSocket: this.qmpSocket(index) } : {}),
     }));
     const vm = await Launched.start({ name: `vm ${spec.mac}`, command, args, logFile: join(this.dir, `serial-${index}.log`), onLine: spec.onSerialLine });

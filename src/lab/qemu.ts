@@ -19,8 +19,10 @@ export interface VmSpec extends ChassisOptions {
   readonly memoryMiB: number;
   readonly cpus: number;
   readonly tap: string;
-  /** A raw disk image attached as virtio-blk with this serial. */
+  /** A raw disk image attached as virtio-blk with this serial (vda: the boot disk, second in the boot order). */
   readonly disk?: { readonly path: string; readonly serial: string };
+  /** More raw disks (vdb, ...), never booted from: e.g. a disk too small to deploy to. */
+  readonly extraDisks?: readonly { readonly path: string; readonly serial: string }[];
   readonly accel: 'tcg' | 'kvm';
   readonly firmware?: VmFirmware;
   /** Writable copy of the OVMF variable store (UEFI firmware only); see prepareFirmware. */
@@ -89,6 +91,9 @@ export function qemuArgs(vm: VmSpec): string[] {
     args.push('-drive', `file=${vm.disk.path},format=raw,if=none,id=disk0`,
       '-device', `virtio-blk-pci,drive=disk0,serial=${vm.disk.serial},bootindex=2`);
   }
+  vm.extraDisks?.forEach((disk, i) => {
+    args.push('-drive', `file=${disk.path},format=raw,if=none,id=disk${i + 1}`, '-device', `virtio-blk-pci,drive=disk${i + 1},serial=${disk.serial}`);
+  });
   return args;
 }
 

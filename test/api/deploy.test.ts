@@ -181,6 +181,32 @@ describe('deploy in memory', () => {
   });
 });
 
+describe('rescue mode', () => {
+  test('a deployed machine: the ephemeral image with root keys, phone_home -> Rescue; exit-rescue -> Deployed, its disk again', async () => {
+    const id = machineIn('Ready');
+    await deploy(id, { sshKeys: [key] });
+    store.machines.update(id, { state: 'Deployed', bootPurpose: 'local', deployment: { ...store.machines.get(id)!.deployment!, installed: true } });
+    const entering = await api.inject({ method: 'POST', url: `/api/v1/machines/${id}/actions/rescue`, headers });
+    expect(entering.json()).toMatchObject({ state: 'Entering rescue', bootPurpose: 'rescue' });
+    const { token } = store.machines.get(id)!;
+    const script = (await boot.inject({ url: `/boot/${mac}.ipxe`, remoteAddress: ip })).body;
+    expect(script).toContain(`ds=nocloud-net;s=http://10.213.0.1/cloud-init/${token}/`);
+    expect(script).not.toContain('netboot.phase');
+    const userData = (await boot.inject({ url: `/cloud-init/${token}/user-data`, remoteAddress: ip })).body;
+    expect(userData).toContain('disable_root: false');
+    expect(userData).toContain(key);
+    const phoneHome = { method: 'POST' as const, url: `/cloud-init/${token}/phone-home`, payload: 'instance_id=r', headers: { 'content-type': 'application/x-www-form-urlencoded' }, remoteAddress: ip };
+    expect((await boot.inject(phoneHome)).statusCode).toBe(204);
+    expect(store.machines.get(id)!.state).toBe('Rescue');
+    // A second report (a reboot in rescue mode) changes nothing.
+    expect((await boot.inject(phoneHome)).statusCode).toBe(204);
+    expect(store.machines.get(id)!.state).toBe('Rescue');
+    await api.inject({ method: 'POST', url: `/api/v1/machines/${id}/actions/exit-rescue`, headers });
+    await appliance.service.powerSettled(id);
+    expect(store.machines.get(id)).toMatchObject({ state: 'Deployed', bootPurpose: 'local', deployment: { target: 'disk', sshKeys: [key] } });
+  });
+});
+
 describe('refusals change nothing', () => {
   test('deploy from a state that does not allow it: 409 naming the state', async () => {
     const id = machineIn('New');
