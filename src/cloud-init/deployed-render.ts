@@ -75,6 +75,10 @@ export function renderSystemUserData(ctx: SystemSeedContext, operator: OperatorU
   };
   // Top-level keys go to the default user (debian) and, with disable_root false, to root (cc_ssh).
   if (ctx.sshKeys.length > 0) ours.ssh_authorized_keys = [...ctx.sshKeys];
+  // Flush the first boot's files (host keys, users, write_files) before phone_home ends the phase: the
+  // next power action (rescue, release) is a hard reset, and ext4's delayed allocation left the host
+  // keys empty when one came within seconds (measured: ssh.service failed on the next boot).
+  if (ctx.kind === 'deployed') ours.runcmd = [['sync']];
   if (ctx.kind === 'rescue') {
     // sshd may have started before cloud-init made the host keys (the image ships none): restart it
     // before phone_home, which comes later in modules-final and tells the appliance rescue is ready.

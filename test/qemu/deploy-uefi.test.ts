@@ -2,7 +2,8 @@
 // the BIOS test deploys boots through its UEFI loader. enlist -> commission (tests skipped) -> deploy
 // with an SSH key -> the installer's ESP holds shim as \EFI\BOOT\BOOTX64.EFI -> the netboot that
 // follows answers "local" with localboot.efi, which chainloads the disk's shim -> grub -> Debian, whose
-// cloud-init reports -> Deployed; the test logs in and checks the system came up through UEFI.
+// cloud-init reports -> Deployed; the test logs in and checks the system came up through UEFI (the
+// ESP is mounted umask=0077: root reads it, through the default user's sudo).
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -52,7 +53,7 @@ describe('deploy to disk on UEFI (OVMF, QEMU)', () => {
     const address = lab.store().leases.byMac(mac)!.ip;
     const { command, args } = lab.network.exec('ssh', [
       '-i', key(), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR',
-      `debian@${address}`, 'test -d /sys/firmware/efi && echo uefi; findmnt -no SOURCE /boot/efi; ls /boot/efi/EFI/BOOT',
+      `debian@${address}`, 'test -d /sys/firmware/efi && echo uefi; findmnt -no SOURCE /boot/efi; sudo ls /boot/efi/EFI/BOOT',
     ]);
     const answer = execFileSync(command, args, { encoding: 'utf8', timeout: 60_000 });
     expect(answer).toMatch(/^uefi\n\/dev\/vda2\n/);
