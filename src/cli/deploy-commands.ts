@@ -7,10 +7,9 @@ import { ValidationError } from '../errors.js';
 import type { MachineEvent } from '../machines/model.js';
 import { apiClient, type ApiClient } from './api-client.js';
 import { resolveConfig, type GlobalOptions } from './context.js';
-import { escapeText, safeJson } from './escape.js';
-import { formatEvent } from './format.js';
+import { safeJson } from './escape.js';
+import { formatEvent, formatMachineLine, type MachineSummary } from './format.js';
 
-interface MachineView { id: string; hostname: string; state: string; statusMessage: string; locked: boolean }
 
 /** Where each action ends: success, or a state that means it did not work. */
 const outcomes: Readonly<Record<string, { readonly done: readonly string[]; readonly failed: readonly string[] }>> = {
@@ -22,11 +21,6 @@ const outcomes: Readonly<Record<string, { readonly done: readonly string[]; read
     failed: ['Failed exiting rescue'],
   },
 };
-
-function describe(machine: MachineView): string {
-  const extras = [machine.locked ? 'locked' : '', machine.statusMessage].filter(Boolean).join('; ');
-  return escapeText(`${machine.id} (${machine.hostname}): ${machine.state}${extras ? ` (${extras})` : ''}`);
-}
 
 /** The state a `state` event moved to ("Deploying -> Deployed: ..."). */
 function stateAfter(event: MachineEvent): string | undefined {
@@ -64,12 +58,12 @@ async function act(program: Command, key: string, action: string, path: string, 
   const api = apiClient(resolveConfig(program.opts<GlobalOptions>()));
   const machinePath = `/machines/${encodeURIComponent(key)}`;
   const before = options.wait ? await api.call<MachineEvent[]>('GET', `${machinePath}/events`) : [];
-  const machine = await api.call<MachineView>('POST', `${machinePath}/${path}`, body);
-  console.log(options.json ? safeJson(machine) : describe(machine));
+  const machine = await api.call<MachineSummary>('POST', `${machinePath}/${path}`, body);
+  console.log(options.json ? safeJson(machine) : formatMachineLine(machine));
   if (!options.wait) return;
   const ok = await waitForOutcome(api, machine.id, action, before.at(-1)?.id ?? 0);
-  const after = await api.call<MachineView>('GET', machinePath);
-  console.log(options.json ? safeJson(after) : describe(after));
+  const after = await api.call<MachineSummary>('GET', machinePath);
+  console.log(options.json ? safeJson(after) : formatMachineLine(after));
   if (!ok) process.exitCode = 1;
 }
 

@@ -21,6 +21,15 @@ function table(head: string[]): { push(row: string[]): void; toString(): string 
   };
 }
 
+/** What an action answers with, as much of it as the one-line summary needs. */
+export interface MachineSummary { readonly id: string; readonly hostname: string; readonly state: string; readonly statusMessage: string; readonly locked: boolean }
+
+/** `<id> (<hostname>): <state> (locked; <status message>)`: the line every machine action prints. */
+export function formatMachineLine(machine: MachineSummary): string {
+  const extras = [machine.locked ? 'locked' : '', machine.statusMessage].filter(Boolean).join('; ');
+  return escapeText(`${machine.id} (${machine.hostname}): ${machine.state}${extras ? ` (${extras})` : ''}`);
+}
+
 export function formatMachineList(machines: readonly Machine[]): string {
   if (machines.length === 0) return 'No machines yet: PXE-boot one on the boot network to enlist it.';
   const t = table(['ID', 'HOSTNAME', 'STATE', 'BOOT MAC', 'ARCH', 'CPUS', 'MEMORY', 'DISKS']);

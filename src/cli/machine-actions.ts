@@ -8,8 +8,8 @@ import type { MachineEvent } from '../machines/model.js';
 import { apiClient } from './api-client.js';
 import { registerDeployCommands } from './deploy-commands.js';
 import { resolveConfig, type GlobalOptions } from './context.js';
-import { escapeText, safeJson } from './escape.js';
-import { formatEvent, formatRuns } from './format.js';
+import { safeJson } from './escape.js';
+import { formatEvent, formatMachineLine, formatRuns } from './format.js';
 import type { ScriptRunView } from './format.js';
 
 interface MachineView { id: string; hostname: string; state: string; statusMessage: string; locked: boolean; tags: string[] }
@@ -19,8 +19,7 @@ function printMachine(machine: MachineView, json: boolean | undefined): void {
     console.log(safeJson(machine));
     return;
   }
-  const extras = [machine.locked ? 'locked' : '', machine.statusMessage].filter(Boolean).join('; ');
-  console.log(escapeText(`${machine.id} (${machine.hostname}): ${machine.state}${extras ? ` (${extras})` : ''}`));
+  console.log(formatMachineLine(machine));
 }
 
 /** `qemu:/run/vm1.qmp` or `manual`: the power settings of `machines add` and `machines set`, by driver. */

@@ -9,7 +9,7 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import type { EventSink } from '../machines/boot.js';
 import type { BootAuth } from '../machines/boot-auth.js';
 import type { Machine } from '../machines/model.js';
-import { runningPhase } from '../machines/script-runs.js';
+import { runningPhase, runningSystem } from '../machines/script-runs.js';
 import { Closed, SafeText } from '../schemas.js';
 import {
   renderSystemMetaData, renderSystemUserData, renderSystemVendorData, renderTargetSystemConfig, type SystemKind, type SystemSeedContext,
@@ -62,12 +62,9 @@ type Environment = { readonly runner: SeedContext['phase'] } | { readonly system
 function environmentOf(machine: Machine): Environment {
   const phase = runningPhase(machine);
   if (phase) return { runner: phase };
-  switch (machine.state) {
-    // Deploying once installed (its disk's first boot) or in memory; Deployed keeps reporting on reboots.
-    case 'Deploying': case 'Deployed': return { system: 'deployed' };
-    case 'Entering rescue': case 'Rescue': return { system: 'rescue' };
-    default: throw new ConflictError(`machine ${machine.id} is ${machine.state}: it has no cloud-init environment running`);
-  }
+  const system = runningSystem(machine);
+  if (system) return { system };
+  throw new ConflictError(`machine ${machine.id} is ${machine.state}: it has no cloud-init environment running`);
 }
 
 /**

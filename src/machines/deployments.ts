@@ -8,6 +8,7 @@ import type { OperatorUserData } from '../cloud-init/operator-user-data.js';
 import type { EventSink } from './boot.js';
 import type { Deployment, EraseMode, Machine } from './model.js';
 import type { MachineService } from './service.js';
+import { runningSystem } from './script-runs.js';
 
 /** What an operator asks for (API body, CLI flags); every field optional. */
 export interface DeployRequest {
@@ -105,9 +106,9 @@ export class Deployments {
    * A result other than SUCCESS is "up, with errors": the machine is Deployed and the timeline says why.
    */
   systemFinished(machine: Machine, result: string): void {
-    if (machine.state !== 'Deploying' && machine.state !== 'Entering rescue') return;
-    // Still installing: the installer's own environment reports through its runner, not this way.
-    if (machine.state === 'Deploying' && machine.deployment?.target === 'disk' && machine.deployment.installed !== true) return;
+    // Only the transitions wait for it (Deployed and Rescue keep reporting on every boot); an installer
+    // still running reports through its runner, not this way.
+    if ((machine.state !== 'Deploying' && machine.state !== 'Entering rescue') || !runningSystem(machine)) return;
     if (machine.state === 'Deploying' && result !== 'SUCCESS') {
       this.deps.events.record({ mac: machine.bootMac, type: 'note', detail: `cloud-init of the deployed system finished with ${result}: see cloud-init events above` });
     }

@@ -42,6 +42,20 @@ export function runningPhase(machine: Machine): ScriptKind | undefined {
   }
 }
 
+/**
+ * The cloud-init system a machine runs when no script phase does: its deployment (the installed
+ * disk's first and later boots, or the in-memory image) or rescue mode. One rule for the seed routes
+ * and for the reports that end Deploying and Entering rescue.
+ */
+export function runningSystem(machine: Machine): 'deployed' | 'rescue' | undefined {
+  if (runningPhase(machine)) return undefined;
+  switch (machine.state) {
+    case 'Deploying': case 'Deployed': return 'deployed';
+    case 'Entering rescue': case 'Rescue': return 'rescue';
+    default: return undefined;
+  }
+}
+
 export class ScriptRuns {
   constructor(private readonly deps: ScriptRunsDeps) {}
 
