@@ -176,7 +176,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
       const parameters = phaseParameters({ publicUrl, installable: (name) => deployable.installable(name), defaultEraseMode: config.lifecycle.eraseMode });
       app.register(machineCallbackRoutes, { auth, runs: new ScriptRuns({ store, service, tagging, phaseParameters: parameters }) });
       app.register(cloudInitRoutes, {
-        auth, events: bootEvents, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys,
+        auth, events: bootEvents, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys, apt: config.cloudInit.apt,
         systemFinished: (machine, result) => deployments.systemFinished(machine, result),
       });
       closers.push(() => app.close());

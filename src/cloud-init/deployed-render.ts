@@ -18,6 +18,8 @@ export interface SystemSeedContext {
   readonly token: string;
   /** Keys for the default user (rescue: root): the config's and the deployment's. */
   readonly sshKeys: readonly string[];
+  /** config cloudInit.apt: package sources of a deployed system. */
+  readonly apt?: { readonly mirror?: string; readonly securityMirror?: string; readonly proxy?: string };
 }
 
 /**
@@ -36,10 +38,21 @@ export function renderSystemMetaData(ctx: SystemSeedContext): string {
   return yaml({ 'instance-id': systemInstanceId(ctx), 'local-hostname': ctx.machine.hostname });
 }
 
-/** Vendor data: below the operator's user-data (the operator's keys win); the last line on the console. */
+/**
+ * Vendor data: below the operator's user-data (the operator's keys and apt settings win); the last
+ * line on the console, and for a deployed system the site's package sources (cloud-init cc_apt_configure:
+ * `primary` and `security` replace the archive URLs in the sources.list it renders from the image's
+ * Debian template, before `packages:` runs).
+ */
 export function renderSystemVendorData(ctx: SystemSeedContext): string {
+  const { mirror, securityMirror, proxy } = ctx.apt ?? {};
+  const apt: Record<string, unknown> = {};
+  if (mirror) apt.primary = [{ arches: ['default'], uri: mirror }];
+  if (securityMirror) apt.security = [{ arches: ['default'], uri: securityMirror }];
+  if (proxy) apt.proxy = proxy;
   return `#cloud-config\n${yaml({
     final_message: `netboot: ${ctx.kind === 'rescue' ? 'rescue mode' : 'deployed system'} ${ctx.machine.id} up after $UPTIME s`,
+    ...(ctx.kind === 'deployed' && Object.keys(apt).length > 0 ? { apt } : {}),
   })}`;
 }
 

@@ -28,6 +28,8 @@ export interface CloudInitRouteDeps {
   readonly cache: RenderCache;
   readonly publicUrl: string;
   readonly sshKeys: readonly string[];
+  /** config cloudInit.apt: the deployed systems' package sources. */
+  readonly apt?: SystemSeedContext['apt'];
   /**
    * The deployed system or rescue mode reported cloud-init's last stage (phone_home, or the
    * modules-final finish event with its result): the domain decides whether that ends a phase.
@@ -102,7 +104,7 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
   };
   const systemContext = (machine: Machine, system: SystemKind): SystemSeedContext => ({
     machine, kind: system, publicUrl: deps.publicUrl, token: machine.token!,
-    sshKeys: [...deps.sshKeys, ...(machine.deployment?.sshKeys ?? [])],
+    sshKeys: [...deps.sshKeys, ...(machine.deployment?.sshKeys ?? [])], ...(deps.apt ? { apt: deps.apt } : {}),
   });
   const render = (doc: SeedDocument, machine: Machine): string => {
     const env = environmentOf(machine);

@@ -4,6 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { HostnameAnyCase, Mac } from '../schemas.js';
 
 const Ipv4 = Type.String({ format: 'ipv4', description: 'dotted-quad IPv4 address' });
+const HttpUrl = Type.String({ pattern: '^https?://[^\\s\'"]+$', description: 'an http:// or https:// URL' });
 
 /** DHCP options a subnet hands out, besides its address (RFC 2132). */
 const subnetOptions = {
@@ -212,6 +213,19 @@ export const CloudInitSection = Type.Object({
    */
   schemaCheck: Type.Union([Type.Literal('auto'), Type.Literal('required'), Type.Literal('off')], { default: 'auto' }),
   command: Type.String({ minLength: 1, default: 'cloud-init' }),
+  /**
+   * Package sources of the deployed systems (disk and memory), for a site without the internet or
+   * with its own mirror: cloud-init's apt module writes them before `packages:` installs anything.
+   * The operator's user-data can still set its own `apt:` (it wins: ours is vendor-data).
+   */
+  apt: Type.Object({
+    /** The Debian archive, e.g. http://mirror.lab/debian (the suite's sources.list is written from it). */
+    mirror: Type.Optional(HttpUrl),
+    /** Debian's security archive, e.g. http://mirror.lab/debian-security. */
+    securityMirror: Type.Optional(HttpUrl),
+    /** An HTTP proxy apt uses, e.g. http://proxy.lab:3128. */
+    proxy: Type.Optional(HttpUrl),
+  }, { additionalProperties: false, default: {} }),
 }, { additionalProperties: false });
 
 /** The machine timeline (events table). */

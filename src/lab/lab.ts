@@ -88,13 +88,14 @@ export class Lab {
     }
   }
 
-  /** Polls the store until the machine is in one of `states`; fails early when the appliance exits. */
+  /** Polls the store until the machine is in one of `states`; fails early when the appliance or the VM exits. */
   async waitForState(id: string, states: readonly string[], timeoutMs: number, vm?: Launched): Promise<Machine> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const machine = this.store().machines.get(id);
       if (machine && states.includes(machine.state)) return machine;
       if (!this.appliance.running) throw new LabError(`the appliance exited; its log:\n${this.appliance.tail(40)}`);
+      if (vm && !vm.running) throw new LabError(`machine ${id} is ${machine?.state ?? 'gone'}: its VM exited; serial console:\n${vm.tail(40)}`);
       if (Date.now() > deadline) {
         throw new LabError(`machine ${id} is ${machine?.state ?? 'gone'}, not ${states.join(' or ')}, after ${timeoutMs / 1000} s${vm ? `; serial console:\n${vm.tail(40)}` : ''}`);
       }

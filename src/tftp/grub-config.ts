@@ -8,10 +8,16 @@ export function renderGrubConfig(spec: BootSpec, mac: string): string {
   const lines = ['# netboot: grub.cfg', 'set timeout=0', `if [ "$net_default_mac" = "${mac}" ]; then`];
   switch (spec.purpose) {
     case 'local':
-      // Secure Boot: the disk's own shim (\EFI\BOOT\BOOTX64.EFI, signed) through signed grub's
-      // chainloader, which verifies it through shim (recipes/deploy.md §4.3); no disk with one: exit.
+      // Secure Boot: this signed grub reads the installed system's own grub.cfg and boots its
+      // kernel, which it verifies through the network shim as it does a netboot kernel. Chaining
+      // the disk's shim instead (\EFI\BOOT\BOOTX64.EFI) reached the disk's grub menu, then hung
+      // after "Loading initial ramdisk" with no EFI stub output (OVMF secboot, TCG, 2026-12-06):
+      // it stays as the fallback for a disk without /boot/grub (another OS). No disk: exit.
       lines.push(
         `  echo "netboot: local for ${mac}"`,
+        '  if search --no-floppy --set=root --file /boot/grub/grub.cfg; then',
+        '    configfile /boot/grub/grub.cfg',
+        '  fi',
         '  if search --no-floppy --set=root --file /EFI/BOOT/BOOTX64.EFI; then',
         '    chainloader /EFI/BOOT/BOOTX64.EFI',
         '    boot',

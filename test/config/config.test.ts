@@ -57,6 +57,13 @@ describe('config', () => {
     expect(() => loadConfig({ file: file(text) })).toThrow(message);
   });
 
+  test('cloudInit.apt: http(s) URLs for the deployed systems\' package sources; anything else is refused', () => {
+    const config = loadConfig({ file: file('cloudInit:\n  apt: { mirror: "http://mirror.lab/debian", proxy: "http://proxy.lab:3128" }\n') });
+    expect(config.cloudInit.apt).toEqual({ mirror: 'http://mirror.lab/debian', proxy: 'http://proxy.lab:3128' });
+    expect(loadConfig({}).cloudInit.apt).toEqual({});
+    expect(() => loadConfig({ file: file('cloudInit:\n  apt: { mirror: "ftp://mirror.lab/debian" }\n') })).toThrow(/apt\/mirror/);
+  });
+
   test('a missing file names the file', () => {
     expect(() => loadConfig({ file: '/nonexistent/netboot.yaml' })).toThrow(/cannot read config file \/nonexistent/);
   });
