@@ -132,7 +132,7 @@ describe.skipIf(!hasBusybox)('30-bmc-config without a BMC, or with bad parameter
   test('a BMC that answers no LAN command: exit 0, no file', async () => {
     // QEMU's built-in ipmi-bmc-sim answers like this (recipes/bmc.md 1.5): no LAN side at all.
     const fake = join(tmp.path, 'fake-ipmitool');
-    writeFileSync(fake, 'echo "Get Channel Info command failed: Invalid command"\necho "Invalid channel: 1"\nexit 1\n');
+    writeFileSync(fake, 'echo "IANA PEN registry open failed: No such file or directory" >&2\necho "Get Channel Info command failed: Invalid command"\necho "Invalid channel: 1"\nexit 1\n');
     const r = await runScript({ IPMITOOL: `busybox sh ${fake}` });
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('the BMC answers but has no LAN channel to manage it by (lan print 1: Get Channel Info command failed: Invalid command)\n');
