@@ -3,14 +3,14 @@
 #
 # Builds the "micro" enlistment image from Debian packages only: the kernel that linux-image-amd64
 # points at, busybox-static, and ipmitool with the shared libraries it loads (commissioning's BMC
-# setup, commissioning/builtin/30-bmc-config). Nothing is installed on the host: packages are fetched with
-# `apt-get download` into a cache and unpacked with `dpkg-deb -x`.
+# setup, commissioning/builtin/30-bmc-config). Nothing is installed on the host: packages are
+# fetched with `apt-get download` into a cache and unpacked with `dpkg-deb -x`.
 #
 # OUTDIR gets vmlinuz, initrd.img (gzip newc cpio: busybox + /init + the few modules needed to reach
 # the network and mount the root), rootfs.squashfs (xz: busybox, /usr/lib/netboot/{enlist-agent,
 # runner,inventory.sh}, /usr/bin/ipmitool with its libraries and the dynamic loader, and the IPMI and
-# USB host modules the commissioning scripts load) and
-# manifest.json. OUTDIR is built as OUTDIR.tmp.<pid> and renamed into place only when complete.
+# USB host modules the commissioning scripts load) and manifest.json. OUTDIR is built as
+# OUTDIR.tmp.<pid> and renamed into place only when complete.
 #
 # Host packages (Debian 12): apt, dpkg, coreutils, findutils, gzip (all essential/priority required)
 # plus kmod, cpio, squashfs-tools. The host must be amd64 (the build runs the fetched busybox).

@@ -33,9 +33,10 @@ export interface ScriptRunsDeps {
   readonly phaseParameters?: (machine: Machine, phase: ScriptKind) => Readonly<Record<string, string>>;
   /**
    * A commissioning script found the machine's BMC (and, when it created one, its user and password):
-   * the power side may switch the machine to that driver. Called after the result is stored.
+   * the power side may switch the machine to that driver. Called after the result is stored; a throw
+   * or a rejected promise is noted on the timeline, the result stands.
    */
-  readonly onBmcCredentials?: (machine: Machine, credentials: BmcCredentials) => void;
+  readonly onBmcCredentials?: (machine: Machine, credentials: BmcCredentials) => void | Promise<void>;
 }
 
 /** Which phase a machine's current run is in, or undefined when it is not running scripts. */
@@ -116,10 +117,11 @@ export class ScriptRuns {
     const parsed = parseBmcCredentials(bytes);
     if ('problem' in parsed) return note(`${parsed.problem}: BMC settings from ${report.name} ignored`);
     note(describeBmcCredentials(parsed.credentials));
+    const notApplied = (error: unknown) => note(`BMC settings from ${report.name} not applied: ${(error as Error).message}`);
     try {
-      this.deps.onBmcCredentials?.(machine, parsed.credentials);
+      this.deps.onBmcCredentials?.(machine, parsed.credentials)?.catch(notApplied);
     } catch (error) {
-      note(`BMC settings from ${report.name} not applied: ${(error as Error).message}`);
+      notApplied(error);
     }
   }
 

@@ -174,12 +174,15 @@ describe('ScriptRuns: the BMC script\'s credentials', () => {
     expect(everything(machine.id)).not.toContain(password);
   });
 
-  test('outside commissioning the file is dropped; a hook that throws leaves a note, the result stays', () => {
+  test('outside commissioning the file is dropped; a hook that throws or rejects leaves a note, the result stays', async () => {
     const machine = service.add({ mac, power: { type: 'manual' } });
     runs = new ScriptRuns({ store, service, tagging, onBmcCredentials: () => { throw new Error('no ipmi driver yet'); } });
     runs.recordResult(machine, report({ files: file(credentials) }));
     expect(details(machine.id, 'note')).toContain('BMC settings from 00-inventory not applied: no ipmi driver yet');
     expect(details(machine.id, 'script-result')).toEqual(['00-inventory exit 0 in 12 ms']);
+    runs = new ScriptRuns({ store, service, tagging, onBmcCredentials: () => Promise.reject(new Error('store is closing')) });
+    runs.recordResult(machine, report({ files: file(credentials) }));
+    await expect.poll(() => details(machine.id, 'note')).toContain('BMC settings from 00-inventory not applied: store is closing');
     const testing = runs.finish(machine, 'commissioning');
     runs.recordResult(testing, report({ phase: 'testing', name: '50-smoke', files: file(credentials) }));
     expect(details(machine.id, 'note')).toContain('bmc-credentials.json from 50-smoke ignored: BMCs are set up while commissioning');
