@@ -173,7 +173,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
         limits: config.http,
       });
       app.register(enlistRoutes, { store, tagging });
-      const parameters = phaseParameters({ publicUrl, installable: (name) => deployable.installable(name), defaultEraseMode: config.lifecycle.eraseMode });
+      const parameters = phaseParameters({ publicUrl, installable: (name) => deployable.installable(name), defaultEraseMode: config.lifecycle.eraseMode, bmc: config.bmc });
       app.register(machineCallbackRoutes, { auth, runs: new ScriptRuns({ store, service, tagging, phaseParameters: parameters }) });
       app.register(cloudInitRoutes, {
         auth, events: bootEvents, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys, apt: config.cloudInit.apt,

@@ -29,14 +29,15 @@ readonly MIRRORS=(
 )
 # FACTS.md's package set for a systemd + cloud-init environment, plus what the commissioning scripts
 # (commissioning/builtin) and the runner use: busybox-static (the runner's shell and tools, as in the
-# micro image), kmod for modprobe, pciutils/usbutils for 10-pci-usb.
+# micro image), kmod for modprobe, pciutils/usbutils for 10-pci-usb, ipmitool for 30-bmc-config (the
+# BMC user the appliance powers the machine through; its Recommends, openipmi, is not installed).
 # The deploy installer and erase run here too (shared/recipes/deploy.md §1.1, §2, §5): gdisk (sgdisk),
 # dosfstools (mkfs.vfat for the ESP) and zstd (the root.tar.zst stream); nvme-cli and hdparm for the
 # secure erase of NVMe and ATA disks; e2fsprogs (mkfs.ext4) and util-linux (wipefs, blkdiscard, sfdisk,
 # partx, blockdev) are Priority: required and come with minbase. openssh-server is rescue mode's sshd.
 readonly PACKAGES=(
   linux-image-amd64 usr-is-merged systemd systemd-sysv udev dbus cloud-init curl ca-certificates
-  iproute2 netbase pciutils usbutils kmod busybox-static
+  iproute2 netbase pciutils usbutils kmod busybox-static ipmitool
   gdisk dosfstools zstd nvme-cli hdparm openssh-server
 )
 # Installer commands checked in step 6: a missing one fails the build, not a deployment.
@@ -176,6 +177,7 @@ step 6 "checking the tree"
 for tool in "${INSTALLER_TOOLS[@]}"; do
   chroot "$ROOT" sh -c 'command -v "$1"' sh "$tool" >/dev/null || die "the tree has no $tool, which the deploy installer needs"
 done
+chroot "$ROOT" ipmitool -V >/dev/null 2>&1 || die "ipmitool does not run in the tree: 30-bmc-config needs it"
 for module in "${INSTALLER_MODULES[@]}"; do
   # Built in (modules.builtin) counts too: modprobe succeeds on those.
   modprobe -S "$KVER" -d "$ROOT" -n "$module" 2>/dev/null \

@@ -2,13 +2,15 @@
 # images/micro/build.sh OUTDIR
 #
 # Builds the "micro" enlistment image from Debian packages only: the kernel that linux-image-amd64
-# points at, and busybox-static. Nothing is installed on the host: packages are fetched with
-# `apt-get download` into a cache and unpacked with `dpkg-deb -x`.
+# points at, busybox-static, and ipmitool with the shared libraries it loads (commissioning's BMC
+# setup, commissioning/builtin/30-bmc-config). Nothing is installed on the host: packages are
+# fetched with `apt-get download` into a cache and unpacked with `dpkg-deb -x`.
 #
 # OUTDIR gets vmlinuz, initrd.img (gzip newc cpio: busybox + /init + the few modules needed to reach
 # the network and mount the root), rootfs.squashfs (xz: busybox, /usr/lib/netboot/{enlist-agent,
-# runner,inventory.sh} and the IPMI and USB host modules the commissioning scripts load) and
-# manifest.json. OUTDIR is built as OUTDIR.tmp.<pid> and renamed into place only when complete.
+# runner,inventory.sh}, /usr/bin/ipmitool with its libraries and the dynamic loader, and the IPMI and
+# USB host modules the commissioning scripts load) and manifest.json. OUTDIR is built as
+# OUTDIR.tmp.<pid> and renamed into place only when complete.
 #
 # Host packages (Debian 12): apt, dpkg, coreutils, findutils, gzip (all essential/priority required)
 # plus kmod, cpio, squashfs-tools. The host must be amd64 (the build runs the fetched busybox).
@@ -43,6 +45,12 @@ readonly MODULES=(e1000 e1000e virtio_net virtio_pci virtio_blk ata_piix ahci sd
 # interface and its /dev/ipmiN node (20-bmc), USB host controllers so USB devices enumerate
 # (10-pci-usb). Enlistment never loads them.
 readonly ROOT_MODULES=(ipmi_si ipmi_devintf xhci_pci ehci_pci ohci_pci uhci_hcd)
+# ipmitool (30-bmc-config creates the appliance's BMC user in-band, as MAAS does with it) and the
+# packages holding the libraries it links: its Depends, and theirs, minus what the binary never
+# loads (freeipmi-common, readline-common: configuration and data files). The loader itself decides
+# what is copied (install_elf_closure); a library in none of these packages stops the build.
+readonly IPMI_BINARIES=(/usr/bin/ipmitool)
+readonly IPMI_PACKAGES=(ipmitool libc6 libfreeipmi17 libreadline8 libtinfo6 libssl3 libgcrypt20 libgpg-error0)
 
 step() { printf '[%d/%d] %s\n' "$1" "$STEPS" "$2"; }
 die() { printf 'micro/build.sh: error: %s\n' "$*" >&2; exit 1; }
@@ -73,7 +81,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/netboot-micro.XXXXXX")
 mkdir -- "$TMP_OUT"
 
 # --- 2. resolve packages --------------------------------------------------------------------------
-step 2 "resolving packages ($KERNEL_META, busybox-static)"
+step 2 "resolving packages ($KERNEL_META, busybox-static, ${IPMI_PACKAGES[*]})"
 if ! apt-cache show --no-all-versions "$KERNEL_META" >/dev/null 2>&1; then
   die "apt knows no package $KERNEL_META: the package lists are empty or stale. Run: apt-get update (as root), then build again"
 fi
@@ -89,7 +97,7 @@ pkg_field() { apt-cache show --no-all-versions "$1" | awk -v f="$2:" '$1 == f { 
 declare -A DEB_FILE DEB_VERSION
 # --- 3. download ----------------------------------------------------------------------------------
 step 3 "downloading packages into $DEB_DIR"
-for pkg in "$KERNEL_PKG" busybox-static; do
+for pkg in "$KERNEL_PKG" busybox-static "${IPMI_PACKAGES[@]}"; do
   version=$(pkg_field "$pkg" Version)
   arch=$(pkg_field "$pkg" Architecture)
   sha=$(pkg_field "$pkg" SHA256)
@@ -116,9 +124,10 @@ for pkg in "$KERNEL_PKG" busybox-static; do
 done
 
 # --- 4. extract -----------------------------------------------------------------------------------
-step 4 "extracting $KERNEL_PKG and busybox-static"
+step 4 "extracting $KERNEL_PKG, busybox-static and ipmitool"
 dpkg-deb -x "${DEB_FILE[$KERNEL_PKG]}" "$WORK/kernel"
 dpkg-deb -x "${DEB_FILE[busybox-static]}" "$WORK/busybox"
+for pkg in "${IPMI_PACKAGES[@]}"; do dpkg-deb -x "${DEB_FILE[$pkg]}" "$WORK/ipmitool"; done
 KTREE="$WORK/kernel"
 [[ -f $KTREE/boot/vmlinuz-$KVER ]] || die "$KERNEL_PKG has no boot/vmlinuz-$KVER"
 [[ -d $KTREE/lib/modules/$KVER ]] || die "$KERNEL_PKG has no lib/modules/$KVER"
@@ -151,6 +160,17 @@ install -D -m 0755 "$RECIPE_DIR/rootfs/runner" "$ROOTFS/usr/lib/netboot/runner"
 install -D -m 0644 "$RECIPE_DIR/rootfs/inventory.sh" "$ROOTFS/usr/lib/netboot/inventory.sh"
 printf '      root modules: %s\n' "${ROOT_MODULES[*]}"
 collect_modules "$KTREE" "$KVER" "$ROOTFS" "${ROOT_MODULES[@]}"
+install_elf_closure "$WORK/ipmitool" "$ROOTFS" "${IPMI_BINARIES[@]}"
+# Run it inside the built root: chrooted as root (the binary's own /lib64 loader path, the loader's
+# default search path), else through the root's loader with its library folders named.
+if ((EUID == 0)); then
+  check=("$BUSYBOX" chroot "$ROOTFS" /usr/bin/ipmitool -V)
+else
+  check=("$ROOTFS/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path
+    "$ROOTFS/lib/x86_64-linux-gnu:$ROOTFS/usr/lib/x86_64-linux-gnu" "$ROOTFS/usr/bin/ipmitool" -V)
+fi
+version=$("${check[@]}" 2>&1) || die "ipmitool does not run in the built root: $(printf '%s' "$version" | head -n 2)"
+printf '      %s runs in the root\n' "$version"
 # Loaded on demand with modprobe (modules.dep), never in a fixed order at boot.
 rm -f -- "$ROOTFS/etc/netboot/modules.load"
 rmdir -- "$ROOTFS/etc/netboot"
@@ -174,7 +194,8 @@ cat >"$TMP_OUT/manifest.json" <<EOF
   "recipeSha256": "$RECIPE_SHA",
   "packages": [
     { "name": "$KERNEL_PKG", "version": "${DEB_VERSION[$KERNEL_PKG]}" },
-    { "name": "busybox-static", "version": "${DEB_VERSION[busybox-static]}" }
+    { "name": "busybox-static", "version": "${DEB_VERSION[busybox-static]}" }$(
+      for pkg in "${IPMI_PACKAGES[@]}"; do printf ',\n    { "name": "%s", "version": "%s" }' "$pkg" "${DEB_VERSION[$pkg]}"; done)
   ],
   "files": {
     "kernel": $(file_json vmlinuz),

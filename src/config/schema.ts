@@ -228,6 +228,18 @@ export const CloudInitSection = Type.Object({
   }, { additionalProperties: false, default: {} }),
 }, { additionalProperties: false });
 
+/**
+ * What commissioning's BMC script (commissioning/builtin/30-bmc-config) does in-band, as MAAS's
+ * 30-maas-01-bmc-config: it always reports the BMC's LAN address; with createUser it also creates (or
+ * renews) an IPMI administrator the appliance then powers the machine through.
+ */
+export const BmcSection = Type.Object({
+  /** Create the user (a fresh random password each commissioning); false: report the address only. */
+  createUser: Type.Boolean({ default: true }),
+  /** Its name: IPMI 2.0 user names are at most 16 bytes (§22.28); kept to shell-safe characters. */
+  username: Type.String({ pattern: '^[A-Za-z0-9._-]{1,16}$', default: 'netboot' }),
+}, { additionalProperties: false });
+
 /** The machine timeline (events table). */
 export const EventsSection = Type.Object({
   /**
@@ -266,6 +278,7 @@ export const ConfigSchema = Type.Object({
   images: ImagesSection,
   cloudInit: CloudInitSection,
   events: EventsSection,
+  bmc: BmcSection,
   ipv6RouterAdvert: Ipv6RouterAdvertSection,
   log: LogSection,
 }, { additionalProperties: false });
@@ -281,4 +294,5 @@ export type TftpConfig = Static<typeof TftpSection>;
 export type BootConfig = Static<typeof BootSection>;
 export type ApiConfig = Static<typeof ApiSection>;
 export type LifecycleConfig = Static<typeof LifecycleSection>;
+export type BmcConfig = Static<typeof BmcSection>;
 export type Ipv6RouterAdvertConfig = Static<typeof Ipv6RouterAdvertSection>;

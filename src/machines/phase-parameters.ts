@@ -1,6 +1,7 @@
-// What the built-in deployment and erasing scripts (deploy/builtin) are told about this machine's
-// run, as the parameters of their bundle entry (the runner sources them before each script). The
-// names and meanings are the scripts' contract: see the header of each script.
+// What the built-in commissioning, deployment and erasing scripts (commissioning/builtin,
+// deploy/builtin) are told about this machine's run, as the parameters of their bundle entry (the
+// runner sources them before each script). The names and meanings are the scripts' contract: see the
+// header of each script.
 import type { ScriptKind } from '../store/index.js';
 import type { EraseMode, Machine } from './model.js';
 
@@ -20,10 +21,13 @@ export interface PhaseParameterDeps {
   /** The root tarball of a disk image by name; throws when it is gone (the run then fails with that reason). */
   readonly installable: (image: string) => InstallableImage;
   readonly defaultEraseMode: EraseMode;
+  /** commissioning/builtin/30-bmc-config: create the appliance's BMC user, and its name (config bmc). */
+  readonly bmc: { readonly createUser: boolean; readonly username: string };
 }
 
 export function phaseParameters(deps: PhaseParameterDeps) {
   return (machine: Machine, phase: ScriptKind): Readonly<Record<string, string>> => {
+    if (phase === 'commissioning') return { BMC_CREATE_USER: deps.bmc.createUser ? '1' : '0', BMC_USERNAME: deps.bmc.username };
     if (phase === 'erasing') return { ERASE_MODE: machine.eraseMode ?? deps.defaultEraseMode };
     if (phase !== 'deployment' || !machine.deployment || !machine.token) return {};
     const { deployment } = machine;

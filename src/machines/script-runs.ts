@@ -3,9 +3,12 @@
 // the inventory script's output becoming the machine's inventory, automatic tags following it), and
 // the end of the phase with the run's verdict. Every method first checks the machine's run is in the
 // phase named: a late callback from an earlier run changes nothing. The machine handed in is the one
-// the request authenticated (src/machines/boot-auth.ts), read for that request.
+// the request authenticated (src/machines/boot-auth.ts), read for that request. A BMC script's
+// bmc-credentials.json holds a password: it is never stored with the result but handed to the power
+// side (onBmcCredentials).
 import { Value } from '@sinclair/typebox/value';
 import { ConflictError } from '../errors.js';
+import { BMC_CREDENTIALS_FILE, describeBmcCredentials, parseBmcCredentials, type BmcCredentials } from './bmc-credentials.js';
 import type { ScriptKind, ScriptResult, Store } from '../store/index.js';
 import { InventorySchema, inventoryProblem } from './inventory.js';
 import type { Machine } from './model.js';
@@ -28,6 +31,12 @@ export interface ScriptRunsDeps {
    * and seed; the erase mode): src/machines/phase-parameters.ts. Operators' scripts keep their own.
    */
   readonly phaseParameters?: (machine: Machine, phase: ScriptKind) => Readonly<Record<string, string>>;
+  /**
+   * A commissioning script found the machine's BMC (and, when it created one, its user and password):
+   * the power side may switch the machine to that driver. Called after the result is stored; a throw
+   * or a rejected promise is noted on the timeline, the result stands.
+   */
+  readonly onBmcCredentials?: (machine: Machine, credentials: BmcCredentials) => void | Promise<void>;
 }
 
 /** Which phase a machine's current run is in, or undefined when it is not running scripts. */
@@ -72,7 +81,10 @@ export class ScriptRuns {
     return { scripts, startedAt: run?.startedAt ?? 0 };
   }
 
-  /** Keeps a script's result (output as its tail, within the run's cap); inventory.json becomes the inventory. */
+  /**
+   * Keeps a script's result (output as its tail, within the run's cap); inventory.json becomes the
+   * inventory; bmc-credentials.json is left out of what is kept and goes to onBmcCredentials.
+   */
   recordResult(machine: Machine, report: ResultReport): void {
     this.inPhase(machine, report.phase);
     const { store } = this.deps;
@@ -80,16 +92,37 @@ export class ScriptRuns {
     if (!run?.scripts.includes(report.name)) throw new ConflictError(`script '${report.name}' is not part of run ${machine.runId}`);
     const stdout = outputTail(report.stdout);
     const stderr = outputTail(report.stderr);
+    const { [BMC_CREDENTIALS_FILE]: bmcCredentials, ...files } = report.files;
     // Files are stored as base64 (scripts-repo.ts): counted as such against the run's cap.
-    const kept = stdout.length + stderr.length + Object.values(report.files).reduce((sum, f) => sum + Math.ceil(f.length / 3) * 4, 0);
-    checkResultSize(report.files, kept, store.scripts.storedBytes(run.id, report.name));
+    const kept = stdout.length + stderr.length + Object.values(files).reduce((sum, f) => sum + Math.ceil(f.length / 3) * 4, 0);
+    checkResultSize(files, kept, store.scripts.storedBytes(run.id, report.name));
     store.scripts.addResult(run.id, {
-      name: report.name, exitCode: report.exitCode, timedOut: report.timedOut, durationMs: report.durationMs, stdout, stderr, files: report.files,
+      name: report.name, exitCode: report.exitCode, timedOut: report.timedOut, durationMs: report.durationMs, stdout, stderr, files,
     });
     const outcome = report.timedOut ? 'timed out' : `exit ${report.exitCode}`;
     store.events.record({ mac: machine.bootMac, type: 'script-result', detail: `${report.name} ${outcome} in ${report.durationMs} ms` });
     const inventory = report.files['inventory.json'];
     if (report.phase === 'commissioning' && inventory) this.ingestInventory(machine, inventory);
+    if (bmcCredentials) this.takeBmcCredentials(machine, report, bmcCredentials);
+  }
+
+  /**
+   * A BMC script's findings: noted on the timeline without the password and handed to the power side.
+   * Only commissioning sets up BMCs (as in MAAS); a bad file, or one from another phase, is noted and
+   * dropped.
+   */
+  private takeBmcCredentials(machine: Machine, report: ResultReport, bytes: Buffer): void {
+    const note = (detail: string) => this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail });
+    if (report.phase !== 'commissioning') return note(`${BMC_CREDENTIALS_FILE} from ${report.name} ignored: BMCs are set up while commissioning`);
+    const parsed = parseBmcCredentials(bytes);
+    if ('problem' in parsed) return note(`${parsed.problem}: BMC settings from ${report.name} ignored`);
+    note(describeBmcCredentials(parsed.credentials));
+    const notApplied = (error: unknown) => note(`BMC settings from ${report.name} not applied: ${(error as Error).message}`);
+    try {
+      this.deps.onBmcCredentials?.(machine, parsed.credentials)?.catch(notApplied);
+    } catch (error) {
+      notApplied(error);
+    }
   }
 
   /** The machine says its phase is over: it passes unless it reports an error or a script failed. */

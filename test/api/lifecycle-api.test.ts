@@ -143,6 +143,23 @@ describe('operator API and machine callbacks', () => {
     expect(store.events.forMachine(machine.id).map((e) => e.detail)).toContainEqual(expect.stringMatching(/make sure it is off/));
   });
 
+  test('commissioning: the bundle carries the BMC parameters; a posted bmc-credentials.json is never kept or shown', async () => {
+    const machine = enlisted();
+    await action(machine.id, 'commission');
+    const runToken = store.machines.get(machine.id)!.token!;
+    const files = await untar((await callback(runToken, 'GET', 'scripts?phase=commissioning')).rawPayload);
+    expect(files.get('scripts/00-inventory.env')).toBe("BMC_CREATE_USER='1'\nBMC_USERNAME='netboot'\n");
+    const password = 'Xy7pQ2rT9sLm4NbV';
+    const credentials = { driver: 'ipmi', address: '10.0.0.5', mac: '52:54:00:aa:bb:cc', channel: 1, user: 'netboot', password, created: true };
+    const posted = result('00-inventory', 'commissioning', 0, '', { 'bmc-credentials.json': Buffer.from(JSON.stringify(credentials)).toString('base64') });
+    expect((await callback(runToken, 'POST', 'results', posted)).statusCode).toBe(204);
+    const shown = await api.inject({ method: 'GET', url: `/api/v1/machines/${machine.id}/results`, headers: auth });
+    expect(shown.json()[0].results[0].files).toEqual({});
+    const timeline = await api.inject({ method: 'GET', url: `/api/v1/machines/${machine.id}/events`, headers: auth });
+    expect(timeline.body).toContain('IPMI BMC at 10.0.0.5');
+    expect(`${shown.body}${timeline.body}`).not.toContain(password);
+  });
+
   test('a failing custom script fails commissioning, its stderr one request away', async () => {
     const upload = await api.inject({
       method: 'PUT', url: '/api/v1/scripts/30-fails', headers: auth,

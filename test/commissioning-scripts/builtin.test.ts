@@ -19,7 +19,7 @@ const MAC = '52:54:00:12:34:56';
 
 const EXPECTED = [
   ['00-inventory', 'commissioning'], ['10-pci-usb', 'commissioning'], ['20-bmc', 'commissioning'],
-  ['50-memory', 'testing'], ['60-disk-read', 'testing'], ['70-network', 'testing'],
+  ['30-bmc-config', 'commissioning'], ['50-memory', 'testing'], ['60-disk-read', 'testing'], ['70-network', 'testing'],
 ] as const;
 const HEADER = /^# netboot-script: name=(\S+) kind=(commissioning|testing) timeout=([1-9][0-9]*)$/;
 const DESCRIPTION = /^# netboot-description: \S.*$/;
@@ -328,7 +328,7 @@ describe.skipIf(!busybox)('built-in scripts through the runner', () => {
     expect(run.code, run.stdout).toBe(0);
     const results = api.results();
     expect(results.map((r) => [r.name, r.exitCode, r.timedOut])).toEqual([
-      ['00-inventory', 0, false], ['10-pci-usb', 0, false], ['20-bmc', 0, false],
+      ['00-inventory', 0, false], ['10-pci-usb', 0, false], ['20-bmc', 0, false], ['30-bmc-config', 0, false],
     ]);
     const agent = spawnSync('busybox', ['sh', join(rootfs, 'enlist-agent'), '--print'], {
       env: { PATH: process.env.PATH, NETBOOT_SYSROOT: sys, NETBOOT_BOOT_MAC: MAC },
@@ -336,6 +336,8 @@ describe.skipIf(!busybox)('built-in scripts through the runner', () => {
     expect(b64(results[0]!.files['inventory.json']!)).toEqual(agent.stdout);
     expect(JSON.parse(b64(results[1]!.files['devices.json']!).toString())).toMatchObject({ pci: [{ address: '0000:00:03.0', id: '8086:' }], usb: [] });
     expect(JSON.parse(b64(results[2]!.files['bmc.json']!).toString())).toMatchObject({ present: false });
+    // No /dev/ipmi0 under the fake root: nothing to configure, no credentials file.
+    expect(results[3]!.files).toEqual({});
     expect(JSON.parse(api.to('/api/v1/machine/finished')[0]!.body.toString())).toEqual({ phase: 'commissioning' });
   });
 

@@ -75,6 +75,15 @@ describe('config', () => {
   });
 });
 
+describe('bmc section', () => {
+  test('commissioning creates BMC user netboot unless told otherwise; a name IPMI cannot hold is refused', () => {
+    expect(loadConfig({}).bmc).toEqual({ createUser: true, username: 'netboot' });
+    expect(loadConfig({ env: { NETBOOT_BMC_CREATE_USER: 'false', NETBOOT_BMC_USERNAME: 'ops.admin' } }).bmc).toEqual({ createUser: false, username: 'ops.admin' });
+    expect(() => loadConfig({ file: file('bmc: { username: "seventeen-chars-x" }\n') })).toThrow(/bmc\/username/);
+    expect(() => loadConfig({ file: file('bmc: { username: "a b" }\n') })).toThrow(ConfigError);
+  });
+});
+
 describe('events section', () => {
   test('DHCP events are kept 30 days unless told otherwise; 0 keeps them for ever; negative is refused', () => {
     expect(loadConfig({}).events.dhcpRetentionDays).toBe(30);

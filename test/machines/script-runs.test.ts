@@ -1,8 +1,13 @@
 // A machine's script run as its callbacks drive it, on a real SQLite store (the HTTP side is in
 // test/api/lifecycle-api.test.ts): the bundle's scripts, results within their limits, the inventory
 // script's output becoming the inventory with automatic tags, the run's verdict, late callbacks
-// refused; and the operator's user-data through MachineService.setUserData.
+// refused; a BMC script's credentials kept out of the stored result and handed to the power side;
+// the commissioning bundle's BMC parameters; and the operator's user-data through
+// MachineService.setUserData.
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import type { BmcCredentials } from '../../src/machines/bmc-credentials.js';
+import type { Machine } from '../../src/machines/model.js';
+import { phaseParameters } from '../../src/machines/phase-parameters.js';
 import { ScriptRuns, type ResultReport } from '../../src/machines/script-runs.js';
 import type { RunnableScript } from '../../src/machines/scripts.js';
 import { MachineService } from '../../src/machines/service.js';
@@ -120,6 +125,83 @@ describe('ScriptRuns', () => {
     expect(runs.finish(machine, 'commissioning', 'network unreachable').statusMessage).toBe('network unreachable');
     const again = service.act(machine.id, { type: 'commission' });
     expect(runs.finish(again, 'commissioning').statusMessage).toBe('script 00-inventory reported no result');
+  });
+});
+
+describe('ScriptRuns: the BMC script\'s credentials', () => {
+  const password = 'Xy7pQ2rT9sLm4NbV';
+  const credentials = { driver: 'ipmi', address: '10.0.0.5', mac: '52:54:00:aa:bb:cc', channel: 1, user: 'netboot', password, created: true };
+  const file = (value: unknown) => ({ 'bmc-credentials.json': Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)) });
+  let handed: { machine: Machine; credentials: BmcCredentials }[];
+  beforeEach(() => {
+    handed = [];
+    runs = new ScriptRuns({ store, service, tagging, onBmcCredentials: (machine, c) => { handed.push({ machine, credentials: c }); } });
+  });
+  const everything = (id: string) => JSON.stringify(store.events.forMachine(id)) + JSON.stringify(store.scripts.run(service.get(id).runId!));
+
+  test('are not stored with the result, go to the hook parsed, and the timeline says what was found without the password', () => {
+    const machine = service.add({ mac, power: { type: 'manual' } });
+    runs.recordResult(machine, report({ files: { ...file(credentials), 'bmc.json': Buffer.from('{}') } }));
+    const [result] = store.scripts.run(machine.runId!)!.results;
+    expect(Object.keys(result!.files)).toEqual(['bmc.json']);
+    expect(handed).toEqual([{ machine, credentials }]);
+    expect(details(machine.id, 'note')).toContain('IPMI BMC at 10.0.0.5 (MAC 52:54:00:aa:bb:cc), LAN channel 1; user netboot set up as administrator');
+    expect(everything(machine.id)).not.toContain(password);
+  });
+
+  test('an address-only report, and a BMC without an address, are handed over and described as such', () => {
+    const machine = service.add({ mac, power: { type: 'manual' } });
+    const addressOnly = { driver: 'ipmi', address: '0.0.0.0', mac: '', channel: 2, created: false };
+    runs.recordResult(machine, report({ files: file(addressOnly) }));
+    expect(handed.map((h) => h.credentials)).toEqual([addressOnly]);
+    expect(details(machine.id, 'note')).toContain('IPMI BMC without a LAN address (0.0.0.0) on channel 2; no user created');
+  });
+
+  test.each([
+    { name: 'not JSON', value: '{"password": "Xy7pQ2rT9sLm4NbV"', why: 'bmc-credentials.json is not JSON' },
+    { name: 'a bad address', value: { ...credentials, address: '10.0.0.300' }, why: 'bmc-credentials.json rejected (/address' },
+    { name: 'a user without a password', value: { ...credentials, password: undefined }, why: 'bmc-credentials.json rejected (/password' },
+    { name: 'an unknown driver', value: { ...credentials, driver: 'redfish' }, why: 'bmc-credentials.json rejected (/driver' },
+    { name: 'extra fields', value: { ...credentials, shell: '$(reboot)' }, why: 'bmc-credentials.json rejected (/shell' },
+  ])('a file with $name is noted and ignored, never stored', ({ value, why }) => {
+    const machine = service.add({ mac, power: { type: 'manual' } });
+    runs.recordResult(machine, report({ files: file(value) }));
+    expect(handed).toEqual([]);
+    const notes = details(machine.id, 'note').filter((d) => d !== 'commissioning started');
+    expect(notes).toEqual([expect.stringContaining(why)]);
+    expect(notes[0]).toMatch(/: BMC settings from 00-inventory ignored$/);
+    expect(store.scripts.run(machine.runId!)!.results[0]!.files).toEqual({});
+    expect(everything(machine.id)).not.toContain(password);
+  });
+
+  test('outside commissioning the file is dropped; a hook that throws or rejects leaves a note, the result stays', async () => {
+    const machine = service.add({ mac, power: { type: 'manual' } });
+    runs = new ScriptRuns({ store, service, tagging, onBmcCredentials: () => { throw new Error('no ipmi driver yet'); } });
+    runs.recordResult(machine, report({ files: file(credentials) }));
+    expect(details(machine.id, 'note')).toContain('BMC settings from 00-inventory not applied: no ipmi driver yet');
+    expect(details(machine.id, 'script-result')).toEqual(['00-inventory exit 0 in 12 ms']);
+    runs = new ScriptRuns({ store, service, tagging, onBmcCredentials: () => Promise.reject(new Error('store is closing')) });
+    runs.recordResult(machine, report({ files: file(credentials) }));
+    await expect.poll(() => details(machine.id, 'note')).toContain('BMC settings from 00-inventory not applied: store is closing');
+    const testing = runs.finish(machine, 'commissioning');
+    runs.recordResult(testing, report({ phase: 'testing', name: '50-smoke', files: file(credentials) }));
+    expect(details(machine.id, 'note')).toContain('bmc-credentials.json from 50-smoke ignored: BMCs are set up while commissioning');
+    expect(everything(machine.id)).not.toContain(password);
+  });
+});
+
+describe('phaseParameters: commissioning', () => {
+  const parameters = (bmc: { createUser: boolean; username: string }) => phaseParameters({
+    publicUrl: 'http://10.0.0.1', defaultEraseMode: 'quick', bmc, installable: () => { throw new Error('no images here'); },
+  });
+
+  test('the built-in commissioning scripts get BMC_CREATE_USER and BMC_USERNAME from the config', () => {
+    runs = new ScriptRuns({ store, service, tagging, phaseParameters: parameters({ createUser: false, username: 'ops' }) });
+    const machine = service.add({ mac, power: { type: 'manual' } });
+    expect(runs.bundle(machine, 'commissioning').scripts.map((s) => [s.name, s.parameters]))
+      .toEqual([['00-inventory', { BMC_CREATE_USER: '0', BMC_USERNAME: 'ops' }]]);
+    expect(parameters({ createUser: true, username: 'netboot' })(machine, 'commissioning')).toEqual({ BMC_CREATE_USER: '1', BMC_USERNAME: 'netboot' });
+    expect(parameters({ createUser: true, username: 'netboot' })(machine, 'testing')).toEqual({});
   });
 });
 

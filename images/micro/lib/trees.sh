@@ -92,3 +92,41 @@ make_squashfs() {
   stamp "$1" "$2"
   SOURCE_DATE_EPOCH=$2 mksquashfs "$1" "$3" -comp xz -noappend -all-root -no-xattrs -no-progress -quiet >/dev/null
 }
+
+# install_elf_closure TREE DEST BINARY...: copies BINARY... (absolute paths inside TREE, a folder of
+# unpacked Debian packages) into DEST at the same paths, with every shared library they load and
+# the dynamic loader. TREE's own loader lists what it would load (ld.so --list resolves the whole
+# closure, DT_NEEDED of the libraries included) from TREE's library folders only, so nothing of the
+# host's leaks in. Libraries go to their soname paths as regular files (the package's soname
+# symlinks dereferenced); /lib64/ld-linux-x86-64.so.2 is the link every amd64 binary names (as in
+# Debian's libc6).
+install_elf_closure() {
+  local tree=$1 dest=$2
+  shift 2
+  local loader="$tree/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" bin listing line path rel copied=()
+  local libpath="$tree/lib/x86_64-linux-gnu:$tree/usr/lib/x86_64-linux-gnu"
+  [[ -x $loader ]] || die "no dynamic loader at ${loader#"$tree"} in the unpacked packages (libc6)"
+  local -A seen=()
+  for bin in "$@"; do
+    [[ -f $tree$bin ]] || die "$bin is not in the unpacked packages"
+    install -D -m 0755 "$tree$bin" "$dest$bin"
+    copied+=("$dest$bin")
+    listing=$("$loader" --library-path "$libpath" --list "$tree$bin" 2>&1) || die "ld.so --list $bin failed: $listing"
+    while read -r line; do
+      case $line in
+        linux-vdso.so.*) continue ;; # the kernel's, mapped into every process
+        *' => not found') die "$bin needs ${line%% *}, which none of the fetched packages has" ;;
+        *' => '"$tree"/*) path=${line#* => } && path=${path% (0x*} ;;
+        *) die "unexpected line from ld.so --list $bin: $line" ;;
+      esac
+      rel=${path#"$tree"}
+      [[ -z ${seen[$rel]:-} ]] || continue
+      seen[$rel]=1
+      install -D -m 0755 "$path" "$dest$rel"
+      copied+=("$dest$rel")
+    done <<<"$listing"
+  done
+  mkdir -p "$dest/lib64"
+  ln -sfn /lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 "$dest/lib64/ld-linux-x86-64.so.2"
+  printf '      %s: %d files with its libraries and loader, %s\n' "$*" "${#copied[@]}" "$(du -shc "${copied[@]}" | tail -n 1 | cut -f1)"
+}
