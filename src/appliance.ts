@@ -27,6 +27,7 @@ import { phaseParameters } from './machines/phase-parameters.js';
 import { deployableImages } from './images/deployable.js';
 import { parseOperatorUserData } from './cloud-init/operator-user-data.js';
 import { createPowerDriver, parsePowerSettings } from './power/index.js';
+import { SecretBox } from './secret-box.js';
 import { cloudInitRoutes, cloudInitSchemaChecker, cloudInitVersion, RenderCache, type SchemaChecker } from './cloud-init/index.js';
 import type { CloudInitConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
@@ -116,7 +117,10 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
     });
     const service = new MachineService({
       store, log: log.child({ subsystem: 'machines' }), builtinScripts: overrides.builtinScripts ?? [...loadBuiltinScripts(builtinScriptsDir), ...loadBuiltinScripts(deployScriptsDir)],
-      powerDriver: overrides.powerDriver ?? ((settings) => createPowerDriver(parsePowerSettings(settings), { log })),
+      powerDriver: overrides.powerDriver ?? ((settings) => createPowerDriver(parsePowerSettings(settings), { log: log.child({ subsystem: 'power' }) })),
+      // BMC passwords and webhook header values are sealed with the data directory's key (src/secret-box.ts).
+      secrets: SecretBox.forDataDir(config.dataDir),
+      powerPoll: { intervalMs: config.power.pollIntervalSeconds * 1000, concurrency: config.power.pollConcurrency },
       timeouts: {
         commissioning: config.lifecycle.commissioningTimeout, testing: config.lifecycle.testingTimeout,
         deploying: config.lifecycle.deployingTimeout, releasing: config.lifecycle.releasingTimeout,

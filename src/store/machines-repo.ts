@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BootPurpose } from '../machines/boot.js';
 import type { Inventory } from '../machines/inventory.js';
-import type { Deployment, EraseMode, Machine, MachineState, PowerSettingsValue } from '../machines/model.js';
+import type { Deployment, EraseMode, Machine, MachinePowerState, MachineState, PowerSettingsValue } from '../machines/model.js';
 import type { Db } from './db.js';
 import { ConflictError } from '../errors.js';
 
@@ -12,6 +12,7 @@ interface MachineRow {
   token: string | null; run_id: number | null; skip_tests: number; commissioned: number;
   before_rescue: string | null; status_message: string; timer: string | null; timer_deadline: number | null;
   tags: string | null; user_data: string; deployment: string | null; erase_mode: string | null;
+  power_state: string; power_error: string; power_checked_at: number | null;
 }
 
 const toMachine = (r: MachineRow): Machine => ({
@@ -19,7 +20,9 @@ const toMachine = (r: MachineRow): Machine => ({
   uuid: r.uuid, inventory: r.inventory === null ? null : (JSON.parse(r.inventory) as Inventory),
   createdAt: r.created_at, updatedAt: r.updated_at,
   locked: r.locked === 1, notes: r.notes, zone: r.zone, pool: r.pool,
-  power: JSON.parse(r.power) as PowerSettingsValue, bootPurpose: r.boot_purpose as BootPurpose | null,
+  power: JSON.parse(r.power) as PowerSettingsValue,
+  powerState: r.power_state as MachinePowerState, powerError: r.power_error, powerCheckedAt: r.power_checked_at,
+  bootPurpose: r.boot_purpose as BootPurpose | null,
   token: r.token, runId: r.run_id, skipTests: r.skip_tests === 1, commissioned: r.commissioned === 1,
   beforeRescue: r.before_rescue as MachineState | null, statusMessage: r.status_message,
   timer: r.timer === null || r.timer_deadline === null ? null : { name: r.timer, deadline: r.timer_deadline },
@@ -41,6 +44,9 @@ export interface MachinePatch {
   readonly zone?: string;
   readonly pool?: string;
   readonly power?: PowerSettingsValue;
+  readonly powerState?: MachinePowerState;
+  readonly powerError?: string;
+  readonly powerCheckedAt?: number | null;
   readonly bootPurpose?: BootPurpose | null;
   readonly token?: string | null;
   readonly runId?: number | null;
@@ -65,6 +71,9 @@ function patchColumns(patch: MachinePatch): Record<string, unknown> {
   if (patch.zone !== undefined) columns.zone = patch.zone;
   if (patch.pool !== undefined) columns.pool = patch.pool;
   if (patch.power !== undefined) columns.power = JSON.stringify(patch.power);
+  if (patch.powerState !== undefined) columns.power_state = patch.powerState;
+  if (patch.powerError !== undefined) columns.power_error = patch.powerError;
+  if (patch.powerCheckedAt !== undefined) columns.power_checked_at = patch.powerCheckedAt;
   if (patch.bootPurpose !== undefined) columns.boot_purpose = patch.bootPurpose;
   if (patch.token !== undefined) columns.token = patch.token;
   if (patch.runId !== undefined) columns.run_id = patch.runId;
