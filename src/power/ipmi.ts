@@ -38,7 +38,7 @@ export interface IpmiPowerOptions {
 
 export const defaultIpmiPort = 623;
 export const defaultCipherSuite = 3;
-/** Long enough for ipmitool's own retries (-N 2 -R 3 below) against a BMC that does not answer. */
+/** Beyond ipmitool's own give-up (-N 2 -R 1 below: ~4 s against a BMC that does not answer). */
 export const defaultIpmiTimeoutMs = 15_000;
 
 /** Failed-session reasons, as ipmitool -v prints them, and what the operator should do. */
@@ -102,15 +102,20 @@ export class IpmiPowerDriver implements PowerDriver {
     const args = [
       '-v', '-I', 'lanplus', '-H', s.address, '-p', String(s.port ?? defaultIpmiPort), '-U', s.user, '-E',
       '-C', String(s.cipherSuite ?? defaultCipherSuite), '-L', (s.privilege ?? 'operator').toUpperCase(),
-      // 2 s per try, 3 retries: a BMC on a busy management network answers within this; nothing
-      // answering then fails in ~8 s instead of ipmitool's default ~20 s.
-      '-N', '2', '-R', '3',
+      // 2 s per try and one retry: nothing answering fails in ~4 s (measured) instead of ~18 s with
+      // -R 3. Not less than 2 s a try: a BMC slower than the retransmission carries the command out
+      // twice (recipe 1.6: four resets for one request), which a power cycle must not be.
+      '-N', '2', '-R', '1',
       'chassis', ...command,
     ];
-    const result = await runCommand(this.options.ipmitool ?? 'ipmitool', args, {
-      env: { IPMI_PASSWORD: s.password }, timeoutMs: this.timeoutMs,
-    });
-    return result.output;
+    try {
+      const result = await runCommand(this.options.ipmitool ?? 'ipmitool', args, {
+        env: { IPMI_PASSWORD: s.password }, timeoutMs: this.timeoutMs,
+      });
+      return result.output;
+    } catch (err) {
+      throw new PowerError(`IPMI chassis ${command.join(' ')} at ${this.where()}: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   private where(): string {
