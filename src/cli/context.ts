@@ -17,7 +17,7 @@ export function resolveConfig(options: GlobalOptions, extra: Record<string, unkn
   return loadConfig({ file: options.config, env: process.env, overrides });
 }
 
-/** The environment, for the few settings that may come from it instead of a flag (NETBOOT_POWER_PASSWORD). */
+/** The environment, for the few settings that may come from it instead of a flag (NETBOOT_BMC_PASSWORD). */
 export function cliEnvironment(): Readonly<Record<string, string | undefined>> {
   return process.env;
 }

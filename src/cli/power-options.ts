@@ -2,13 +2,13 @@
 // `qemu:<socket>`, `ipmi:<address>`, `redfish:<address>`) plus one flag per setting, named after it
 // (--address, --user, --cipher-suite, --system-id, --on-url, ...). Secrets need not be typed on the
 // command line, where shell history and ps keep them: the password comes from --password-file or the
-// NETBOOT_POWER_PASSWORD environment variable, webhook headers from --header-file.
+// NETBOOT_BMC_PASSWORD environment variable, webhook headers from --header-file.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ValidationError } from '../errors.js';
 import { parsePowerSettings, powerDriverEntry, powerDrivers } from '../power/index.js';
 
-export const passwordEnvVar = 'NETBOOT_POWER_PASSWORD';
+export const passwordEnvVar = 'NETBOOT_BMC_PASSWORD';
 
 export interface PowerFlags {
   readonly address?: string;

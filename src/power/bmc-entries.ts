@@ -61,7 +61,7 @@ function hostAndPort(text: string): { address: string; port?: number } {
 
 const ipmi: PowerDriverEntry<typeof ipmiSchema> = {
   type: 'ipmi', schema: ipmiSchema, secretFields: ['password'],
-  cliSyntax: 'ipmi[:<address>[:<port>]] --user U (--password-file F | $NETBOOT_POWER_PASSWORD | --password P)',
+  cliSyntax: 'ipmi[:<address>[:<port>]] --user U (--password-file F | $NETBOOT_BMC_PASSWORD | --password P)',
   parseCli: (text) => {
     const match = /^ipmi(?::(.+))?$/.exec(text);
     if (!match) return undefined;
@@ -72,7 +72,7 @@ const ipmi: PowerDriverEntry<typeof ipmiSchema> = {
 
 const redfish: PowerDriverEntry<typeof redfishSchema> = {
   type: 'redfish', schema: redfishSchema, secretFields: ['password'],
-  cliSyntax: 'redfish[:<host[:port] or https URL>] --user U (--password-file F | $NETBOOT_POWER_PASSWORD | --password P)',
+  cliSyntax: 'redfish[:<host[:port] or https URL>] --user U (--password-file F | $NETBOOT_BMC_PASSWORD | --password P)',
   parseCli: (text) => {
     const match = /^redfish(?::(.+))?$/.exec(text);
     if (!match) return undefined;
