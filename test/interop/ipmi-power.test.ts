@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { IpmiPowerDriver, PowerError, type IpmiSettings, type PowerState } from '../../src/power/index.js';
 import { operatorToken, testAppliance, type TestAppliance } from '../support/appliance.js';
 import { tempDir } from '../support/fixtures.js';
+import { untilPowerState } from '../support/power.js';
 import { bmcChassisScript, freeUdpPort, startIpmiSim, type IpmiSim } from './support/ipmi-sim.js';
 
 const missing = ['/usr/bin/ipmi_sim', '/usr/bin/ipmitool', bmcChassisScript].filter((path) => {
@@ -23,16 +24,7 @@ const missing = ['/usr/bin/ipmi_sim', '/usr/bin/ipmitool', bmcChassisScript].fil
 if (missing.length > 0) console.warn(`test/interop/ipmi-power.test.ts skipped: missing ${missing.join(', ')} (scripts/install-deps.sh)`);
 
 /** Reads the power state until it is `want` (ipmi_sim answers an action before the machine changed). */
-async function until(driver: IpmiPowerDriver, want: PowerState, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last: PowerState | undefined;
-  while (Date.now() < deadline) {
-    last = await driver.query();
-    if (last === want) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`power never read ${want} (last: ${last})`);
-}
+const until = (driver: IpmiPowerDriver, want: PowerState) => untilPowerState(driver, want, 5000);
 
 describe.skipIf(missing.length > 0)('ipmi power driver against ipmi_sim over RMCP+ (ipmitool lanplus)', () => {
   let dir: ReturnType<typeof tempDir>;
