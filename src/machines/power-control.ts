@@ -116,7 +116,7 @@ export class PowerControl {
   private remember(id: string, state: MachinePowerState, error: string): void {
     const before = this.deps.store.machines.get(id);
     if (!before) return; // deleted meanwhile
-    this.deps.store.machines.update(id, { powerState: state, powerError: error, powerCheckedAt: this.deps.now() });
+    this.deps.store.machines.setPowerState(id, state, error, this.deps.now());
     if (before.powerState === state && before.powerError === error) return;
     const was = before.powerState === 'error' ? ` (was error: ${before.powerError})` : '';
     const detail = state === 'error' ? `error: ${error}` : `${state}${was}`;

@@ -53,6 +53,9 @@ export function powerDriverEntry(type: unknown): PowerDriverEntry | undefined {
   return powerDrivers.find((d) => d.type === type);
 }
 
+/** Settings of any driver, as stored (the views take what the store holds, checked or not). */
+interface AnyPowerSettings { readonly type: string; readonly [setting: string]: unknown }
+
 /** What a view shows for a secret: that there is one, never its value or its length. */
 export const secretMask = '(secret)';
 
@@ -60,13 +63,13 @@ export const secretMask = '(secret)';
  * The settings a view may show: the driver's non-secret fields, listed by name (an allow-list); a
  * secret map (webhook headers) shows its keys with every value masked.
  */
-export function publicPowerSettings(settings: { readonly type: string }): Record<string, unknown> {
+export function publicPowerSettings(settings: AnyPowerSettings): Record<string, unknown> {
   const entry = powerDriverEntry(settings.type);
   if (!entry) return { type: settings.type };
   const shown: Record<string, unknown> = {};
   for (const name of Object.keys(entry.schema.properties)) {
     if (entry.secretFields.includes(name)) continue;
-    const value = (settings as Record<string, unknown>)[name];
+    const value = settings[name];
     if (value === undefined) continue;
     if (entry.secretMaps?.includes(name)) {
       shown[name] = typeof value === 'object' && value !== null ? Object.fromEntries(Object.keys(value).map((k) => [k, secretMask])) : secretMask;
@@ -78,7 +81,7 @@ export function publicPowerSettings(settings: { readonly type: string }): Record
 }
 
 /** The driver's warnings about these settings (unverified TLS), for the machine's timeline. */
-export function powerSettingsWarnings(settings: { readonly type: string }): string[] {
+export function powerSettingsWarnings(settings: AnyPowerSettings): string[] {
   const entry = powerDriverEntry(settings.type);
   return entry?.warnings?.(settings as never) ?? [];
 }

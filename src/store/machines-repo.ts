@@ -44,9 +44,6 @@ export interface MachinePatch {
   readonly zone?: string;
   readonly pool?: string;
   readonly power?: PowerSettingsValue;
-  readonly powerState?: MachinePowerState;
-  readonly powerError?: string;
-  readonly powerCheckedAt?: number | null;
   readonly bootPurpose?: BootPurpose | null;
   readonly token?: string | null;
   readonly runId?: number | null;
@@ -71,9 +68,6 @@ function patchColumns(patch: MachinePatch): Record<string, unknown> {
   if (patch.zone !== undefined) columns.zone = patch.zone;
   if (patch.pool !== undefined) columns.pool = patch.pool;
   if (patch.power !== undefined) columns.power = JSON.stringify(patch.power);
-  if (patch.powerState !== undefined) columns.power_state = patch.powerState;
-  if (patch.powerError !== undefined) columns.power_error = patch.powerError;
-  if (patch.powerCheckedAt !== undefined) columns.power_checked_at = patch.powerCheckedAt;
   if (patch.bootPurpose !== undefined) columns.boot_purpose = patch.bootPurpose;
   if (patch.token !== undefined) columns.token = patch.token;
   if (patch.runId !== undefined) columns.run_id = patch.runId;
@@ -172,6 +166,14 @@ export class SqliteMachineStore {
       ).run(id, fields.hostname ?? `nb-${id}`, fields.bootMac, fields.arch ?? 'unknown', at, at, JSON.stringify(fields.power));
       return this.get(id)!;
     }).immediate();
+  }
+
+  /**
+   * What the power driver last said (the poll, an action). Not a change of the machine: updated_at
+   * stays, so cached cloud-init documents keyed by it (src/cloud-init/cache.ts) survive every poll.
+   */
+  setPowerState(id: string, state: MachinePowerState, error: string, at: number): void {
+    this.db.prepare('UPDATE machines SET power_state = ?, power_error = ?, power_checked_at = ? WHERE id = ?').run(state, error, at, id);
   }
 
   delete(id: string): boolean {

@@ -6,7 +6,7 @@
 // turns a failure into power state `error` and clears it at the next good answer.
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from 'vitest';
 import { IpmiPowerDriver, PowerError, type IpmiSettings, type PowerState } from '../../src/power/index.js';
 import { operatorToken, testAppliance, type TestAppliance } from '../support/appliance.js';
 import { tempDir } from '../support/fixtures.js';
@@ -53,14 +53,14 @@ describe.skipIf(missing.length > 0)('ipmi power driver against ipmi_sim over RMC
     await driver.on();
     await until(driver, 'on');
     // bmc-chassis.sh starts the machine with the one-time boot device the BMC was given.
-    expect(sim!.lastBootArgs()).toBe('-boot once=n');
+    await vi.waitFor(() => expect(sim!.lastBootArgs()).toBe('-boot once=n'), { timeout: 5000 });
     await driver.on(); // already on: the BMC accepts it, nothing changes
     await driver.off();
     await until(driver, 'off');
 
     await driver.cycle(); // from off: a plain power-on (IPMI does not define cycle from off)
     await until(driver, 'on');
-    expect(sim!.lastBootArgs()).toBe(''); // the pxe flag was used up by the first power-on
+    await vi.waitFor(() => expect(sim!.lastBootArgs()).toBe(''), { timeout: 5000 }); // the pxe flag was used up by the first power-on
     const before = sim!.machinePid();
     await driver.cycle();
     // ipmi_sim answers at once and cycles afterwards (off, 1 s poll, on): wait for the new "machine".
@@ -142,7 +142,8 @@ describe.skipIf(missing.length > 0)('ipmi through the appliance: actions, the po
     const id = added.json<{ id: string }>().id;
     await app!.service.powerSettled(id);
     const timeline = () => app!.store.events.forMachine(id).map((e) => `${e.type} ${e.detail}`).join('\n');
-    expect(sim!.lastBootArgs(), timeline()).toBe('-boot once=n'); // bootdev pxe, then the cycle (from off: on)
+    // bootdev pxe, then the cycle (from off: on); the "machine" writes its arguments once it runs.
+    await vi.waitFor(() => expect(sim!.lastBootArgs(), timeline()).toBe('-boot once=n'), { timeout: 5000 });
 
     await app!.service.pollPower();
     const machine = () => app!.store.machines.get(id)!;

@@ -86,8 +86,21 @@ describe('power secrets are sealed at rest and masked in every view', () => {
     await app.service.pollPower();
   }, 30_000);
 
+  test('a Redfish BMC whose certificate is not verified gets a warning on its timeline', async () => {
+    const added = await app.apiApp!.inject({
+      method: 'POST', url: '/api/v1/machines', headers: auth,
+      payload: { mac: '52:54:00:14:00:05', power: { type: 'redfish', address: '127.0.0.1:1', user: 'admin', password: ipmiPassword } },
+    });
+    expect(added.statusCode, added.body).toBe(201);
+    const id = added.json<{ id: string }>().id;
+    await app.service.powerSettled(id);
+    const notes = app.store.events.forMachine(id).filter((e) => e.type === 'note').map((e) => e.detail);
+    expect(notes).toContainEqual(expect.stringMatching(/^warning: the Redfish BMC's TLS certificate is not verified/));
+    ids.push(id);
+  });
+
   test('the failures the drivers reported are on the machines, with echoed credentials blanked', () => {
-    const [bmc, hook] = ids.map((id) => app.store.machines.get(id)!);
+    const [bmc, hook] = ids.slice(0, 2).map((id) => app.store.machines.get(id)!);
     expect(bmc!.powerState).toBe('error');
     expect(hook!.powerState).toBe('error');
     expect(hook!.powerError).toContain('"authorization\\":\\"(secret)\\"'); // the whole header value is the secret
@@ -112,7 +125,7 @@ describe('power secrets are sealed at rest and masked in every view', () => {
   test('no CLI output holds a secret (show, show --json, list --json)', async () => {
     for (const id of ids) {
       const shown = await cli('machines', 'show', id);
-      expect(shown).toMatch(/power {6}(ipmi|webhook), error at \d\d:\d\d:\d\dZ: /);
+      expect(shown).toMatch(/power {6}(ipmi|webhook|redfish)(, error at \d\d:\d\d:\d\dZ: |$)/m);
       const outputs = [shown, await cli('machines', 'show', id, '--json')];
       for (const output of outputs) for (const secret of secrets) expect(output).not.toContain(secret);
     }
@@ -135,7 +148,7 @@ describe('power secrets are sealed at rest and masked in every view', () => {
     const store = openStore(dataDir);
     try {
       const rows = store.db.prepare<[], { power: string }>('SELECT power FROM machines').all();
-      expect(rows.map((r) => r.power).join('\n').match(/nbsec:v1:/g)).toHaveLength(2);
+      expect(rows.map((r) => r.power).join('\n').match(/nbsec:v1:/g)).toHaveLength(3);
     } finally {
       await store.close();
     }
