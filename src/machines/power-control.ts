@@ -134,6 +134,10 @@ export class PowerControl {
   }
 
   private secretsOf(machine: Machine): string[] {
-    return secretValues(this.deps.secrets ? openPowerSettings(machine.power, this.deps.secrets) : machine.power);
+    try {
+      return secretValues(this.deps.secrets ? openPowerSettings(machine.power, this.deps.secrets) : machine.power);
+    } catch {
+      return []; // sealed with another key: nothing opened, so nothing in the clear to blank
+    }
   }
 }
