@@ -20,6 +20,13 @@ cd "$(dirname "$0")/.."
 # - gdisk (sgdisk), dosfstools (mkfs.vfat): the deploy scripts' tests (test/deploy-scripts) partition
 #   and format loop devices with the tools the installer environment runs;
 # - openssh-client: the deploy tests and `lab --deploy` log in to the deployed VM (ssh, ssh-keygen).
+# - ipmitool: the ipmi power driver runs it (IPMI 2.0 lanplus, as MAAS drives BMCs); freeipmi-tools:
+#   the same BMCs from MAAS's own clients (ipmipower, ipmi-chassis-config), for comparing by hand;
+#   openipmi: ipmi_sim, the real LAN BMC of test/interop/ipmi-power.test.ts;
+# - python3-flask python3-requests python3-tenacity python3-bcrypt python3-webob python3-libvirt and
+#   libvirt-daemon-system: run sushy-tools (vendored in ../shared/tools, no pip here), the Redfish BMC of
+#   test/interop/redfish-power.test.ts, in front of a libvirtd that test starts by PID in a namespace
+#   of its own. libvirtd must not run as a host service: policy-rc.d below, and disabled after.
 debian_packages=(
   qemu-system-x86 ipxe-qemu ovmf ipxe shim-signed grub-efi-amd64-signed iproute2
   squashfs-tools cpio kmod zstd xz-utils busybox-static
@@ -28,6 +35,8 @@ debian_packages=(
   build-essential python3 ca-certificates
   ndisc6 radvd
   gdisk dosfstools openssh-client
+  ipmitool freeipmi-tools openipmi
+  python3-flask python3-requests python3-tenacity python3-bcrypt python3-webob python3-libvirt libvirt-daemon-system
 )
 
 missing=()
@@ -64,6 +73,12 @@ if ((${#missing[@]} > 0)) || { $lists_empty && [[ $(id -u) -eq 0 ]]; }; then
       systemctl disable --now atftpd >/dev/null 2>&1 || true
       # radvd would advertise on the host's interfaces: the RA tests start it by PID in a namespace.
       systemctl disable --now radvd >/dev/null 2>&1 || true
+      # libvirtd (and its sockets, which would start it on the first client) serve the whole host; the
+      # Redfish test runs a private one in a namespace.
+      systemctl disable --now libvirtd libvirtd.socket libvirtd-ro.socket libvirtd-admin.socket \
+        virtlogd virtlogd.socket virtlockd virtlockd.socket >/dev/null 2>&1 || true
+      # libvirt-daemon-system's default network would add a bridge and NAT rules at the next start.
+      rm -f /etc/libvirt/qemu/networks/autostart/default.xml
     fi
   fi
 fi

@@ -20,6 +20,7 @@ import { BoundedEvents } from './machines/event-bounds.js';
 import { BootGapEvents } from './machines/boot-gap.js';
 import { Tagging } from './machines/tagging.js';
 import { Catalogue } from './machines/catalogue.js';
+import { adoptBmcCredentials } from './machines/bmc-adoption.js';
 import { ScriptRuns } from './machines/script-runs.js';
 import { builtinScriptsDir, deployScriptsDir } from './paths.js';
 import { Deployments } from './machines/deployments.js';
@@ -27,6 +28,7 @@ import { phaseParameters } from './machines/phase-parameters.js';
 import { deployableImages } from './images/deployable.js';
 import { parseOperatorUserData } from './cloud-init/operator-user-data.js';
 import { createPowerDriver, parsePowerSettings } from './power/index.js';
+import { SecretBox } from './secret-box.js';
 import { cloudInitRoutes, cloudInitSchemaChecker, cloudInitVersion, RenderCache, type SchemaChecker } from './cloud-init/index.js';
 import type { CloudInitConfig } from './config/schema.js';
 import { ConfigError } from './errors.js';
@@ -116,7 +118,10 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
     });
     const service = new MachineService({
       store, log: log.child({ subsystem: 'machines' }), builtinScripts: overrides.builtinScripts ?? [...loadBuiltinScripts(builtinScriptsDir), ...loadBuiltinScripts(deployScriptsDir)],
-      powerDriver: overrides.powerDriver ?? ((settings) => createPowerDriver(parsePowerSettings(settings), { log })),
+      powerDriver: overrides.powerDriver ?? ((settings) => createPowerDriver(parsePowerSettings(settings), { log: log.child({ subsystem: 'power' }) })),
+      // BMC passwords and webhook header values are sealed with the data directory's key (src/secret-box.ts).
+      secrets: SecretBox.forDataDir(config.dataDir),
+      powerPoll: { intervalMs: config.power.pollIntervalSeconds * 1000, concurrency: config.power.pollConcurrency },
       timeouts: {
         commissioning: config.lifecycle.commissioningTimeout, testing: config.lifecycle.testingTimeout,
         deploying: config.lifecycle.deployingTimeout, releasing: config.lifecycle.releasingTimeout,
@@ -174,7 +179,10 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
       });
       app.register(enlistRoutes, { store, tagging });
       const parameters = phaseParameters({ publicUrl, installable: (name) => deployable.installable(name), defaultEraseMode: config.lifecycle.eraseMode, bmc: config.bmc });
-      app.register(machineCallbackRoutes, { auth, runs: new ScriptRuns({ store, service, tagging, phaseParameters: parameters }) });
+      app.register(machineCallbackRoutes, { auth, runs: new ScriptRuns({
+          store, service, tagging, phaseParameters: parameters,
+          onBmcCredentials: (machine, found) => adoptBmcCredentials({ service, events: store.events }, machine, found),
+        }) });
       app.register(cloudInitRoutes, {
         auth, events: bootEvents, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys, apt: config.cloudInit.apt,
         systemFinished: (machine, result) => deployments.systemFinished(machine, result),

@@ -23,7 +23,8 @@ export function machineView(m: Machine): Record<string, unknown> {
   return {
     id: m.id, hostname: m.hostname, state: m.state, statusMessage: m.statusMessage, bootMac: m.bootMac, arch: m.arch,
     uuid: m.uuid, inventory: m.inventory, createdAt: m.createdAt, updatedAt: m.updatedAt, locked: m.locked,
-    notes: m.notes, zone: m.zone, pool: m.pool, power: publicPowerSettings(m.power), bootPurpose: m.bootPurpose,
+    notes: m.notes, zone: m.zone, pool: m.pool, power: publicPowerSettings(m.power),
+    powerState: m.powerState, powerError: m.powerError, powerCheckedAt: m.powerCheckedAt, bootPurpose: m.bootPurpose,
     runId: m.runId, skipTests: m.skipTests, commissioned: m.commissioned, beforeRescue: m.beforeRescue,
     timer: m.timer, tags: m.tags, hasUserData: m.userData !== '', actions: allowedEvents(facts(m)),
     // The deploy options; SSH public keys are not secrets, user-data (which may hold some) is not here.

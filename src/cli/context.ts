@@ -17,6 +17,11 @@ export function resolveConfig(options: GlobalOptions, extra: Record<string, unkn
   return loadConfig({ file: options.config, env: process.env, overrides });
 }
 
+/** The environment, for the few settings that may come from it instead of a flag (NETBOOT_BMC_PASSWORD). */
+export function cliEnvironment(): Readonly<Record<string, string | undefined>> {
+  return process.env;
+}
+
 export function imagesDirOf(config: Readonly<Config>): string {
   return config.images.dir ?? defaultImagesDir(process.env, homedir());
 }

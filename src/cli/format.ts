@@ -41,6 +41,13 @@ export function formatMachineList(machines: readonly Machine[]): string {
   return t.toString();
 }
 
+/** `, on (read 12:00:05Z)` or `, error: <reason>`: what the last poll or action learnt. */
+function powerSummary(machine: Machine): string {
+  if (machine.powerCheckedAt === null) return '';
+  const at = new Date(machine.powerCheckedAt).toISOString().slice(11, 19);
+  return machine.powerState === 'error' ? `, error at ${at}Z: ${machine.powerError}` : `, ${machine.powerState} (read ${at}Z)`;
+}
+
 export function formatMachine(machine: Machine, events: readonly MachineEvent[], relays: readonly RelayRecord[] = []): string {
   const out: string[] = [];
   /** One line, escaped whole: the fields in it may hold anything an older version stored. */
@@ -50,7 +57,7 @@ export function formatMachine(machine: Machine, events: readonly MachineEvent[],
   line(`  state      ${machine.state}${machine.statusMessage ? ` (${machine.statusMessage})` : ''}${machine.locked ? ', locked' : ''}`);
   line(`  zone/pool  ${machine.zone} / ${machine.pool}`);
   if (machine.tags.length > 0) line(`  tags       ${machine.tags.join(', ')}`);
-  line(`  power      ${machine.power.type}`);
+  line(`  power      ${machine.power.type}${powerSummary(machine)}`);
   if (machine.notes) out.push(`  notes      ${escapeLines(machine.notes).split('\n').join('\n             ')}`);
   line(`  boot MAC   ${machine.bootMac}`);
   line(`  arch       ${machine.arch}`);

@@ -3,11 +3,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ValidationError } from '../errors.js';
-import { powerDrivers } from '../power/registry.js';
+import { addPowerOptions, hasPowerFlags, parsePowerOption, type PowerFlags } from './power-options.js';
 import type { MachineEvent } from '../machines/model.js';
 import { apiClient } from './api-client.js';
 import { registerDeployCommands } from './deploy-commands.js';
-import { resolveConfig, type GlobalOptions } from './context.js';
+import { cliEnvironment, resolveConfig, type GlobalOptions } from './context.js';
 import { safeJson } from './escape.js';
 import { formatEvent, formatMachineLine, formatRuns } from './format.js';
 import type { ScriptRunView } from './format.js';
@@ -22,14 +22,7 @@ function printMachine(machine: MachineView, json: boolean | undefined): void {
   console.log(formatMachineLine(machine));
 }
 
-/** `qemu:/run/vm1.qmp` or `manual`: the power settings of `machines add` and `machines set`, by driver. */
-export function parsePowerOption(text: string): Record<string, unknown> {
-  for (const driver of powerDrivers) {
-    const settings = driver.parseCli(text);
-    if (settings) return settings;
-  }
-  throw new ValidationError(`--power '${text}': use ${powerDrivers.map((d) => d.cliSyntax).join(' or ')}`);
-}
+const powerHelp = 'manual | qemu:<QMP socket> | ipmi | redfish | webhook (see the flags below; README "Power drivers")';
 
 /** A commander option parser for a whole number of at least 1. */
 function positiveInt(flag: string): (text: string) => number {
@@ -84,23 +77,24 @@ export function registerMachineActions(machines: Command, program: Command): voi
       printMachine(await api().call('POST', `/machines/${encodeURIComponent(key)}/actions/mark-broken`, body), options.json);
     });
 
-  machines.command('add').description('add a machine by hand; commissioning starts at once')
-    .argument('<mac>').requiredOption('--power <settings>', 'manual | qemu:<QMP socket path>')
+  addPowerOptions(machines.command('add').description('add a machine by hand; commissioning starts at once')
+    .argument('<mac>').requiredOption('--power <driver>', powerHelp))
     .option('--hostname <name>').option('--skip-tests', 'skip the testing phase').option('--json', 'print JSON')
-    .action(async (mac: string, options: { power: string; hostname?: string; skipTests?: boolean; json?: boolean }) => {
+    .action(async (mac: string, options: PowerFlags & { power: string; hostname?: string; skipTests?: boolean; json?: boolean }) => {
       printMachine(await api().call('POST', '/machines', {
-        mac, power: parsePowerOption(options.power),
+        mac, power: parsePowerOption(options.power, options, cliEnvironment()),
         ...(options.hostname ? { hostname: options.hostname } : {}), ...(options.skipTests ? { skipTests: true } : {}),
       }), options.json);
     });
-  machines.command('set').description('change notes, zone, pool, power settings or hostname').argument('<id|hostname|mac>')
+  addPowerOptions(machines.command('set').description('change notes, zone, pool, power settings (all of them at once) or hostname').argument('<id|hostname|mac>')
     .option('--notes <text>').option('--notes-file <file>').option('--zone <name>').option('--pool <name>')
-    .option('--power <settings>', 'manual | qemu:<QMP socket path>').option('--hostname <name>').option('--json', 'print JSON')
-    .action(async (key: string, o: { notes?: string; notesFile?: string; zone?: string; pool?: string; power?: string; hostname?: string; json?: boolean }) => {
+    .option('--power <driver>', powerHelp)).option('--hostname <name>').option('--json', 'print JSON')
+    .action(async (key: string, o: PowerFlags & { notes?: string; notesFile?: string; zone?: string; pool?: string; power?: string; hostname?: string; json?: boolean }) => {
+      if (!o.power && hasPowerFlags(o)) throw new ValidationError('power flags need --power <driver>: the power settings are replaced as a whole');
       const notes = o.notesFile ? readFileSync(o.notesFile, 'utf8') : o.notes;
       const body = {
         ...(notes !== undefined ? { notes } : {}), ...(o.zone ? { zone: o.zone } : {}), ...(o.pool ? { pool: o.pool } : {}),
-        ...(o.power ? { power: parsePowerOption(o.power) } : {}), ...(o.hostname ? { hostname: o.hostname } : {}),
+        ...(o.power ? { power: parsePowerOption(o.power, o, cliEnvironment()) } : {}), ...(o.hostname ? { hostname: o.hostname } : {}),
       };
       if (Object.keys(body).length === 0) throw new ValidationError('nothing to change: give --notes, --zone, --pool, --power or --hostname');
       printMachine(await api().call('PATCH', `/machines/${encodeURIComponent(key)}`, body), o.json);

@@ -3,6 +3,7 @@ import { openStore } from '../store/index.js';
 import { normaliseMac } from '../machines/boot.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { matchesFilter, type MachineFilterQuery } from '../api/index.js';
+import { publicPowerSettings } from '../power/registry.js';
 import type { Machine } from '../machines/model.js';
 import { registerMachineActions } from './machine-actions.js';
 import { safeJson } from './escape.js';
@@ -19,7 +20,7 @@ export function registerMachineCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (options: ListOptions) => {
       await withStore(program.opts<GlobalOptions>(), (store) => {
-        const list = store.machines.list().filter((m) => matchesFilter(m, listFilter(options))).map(({ token: _t, ...m }) => m);
+        const list = store.machines.list().filter((m) => matchesFilter(m, listFilter(options))).map(({ token: _t, ...m }) => ({ ...m, power: publicPowerSettings(m.power) }));
         console.log(options.json ? safeJson(list) : formatMachineList(list as Machine[]));
       });
     });
@@ -38,7 +39,7 @@ export function registerMachineCommands(program: Command): void {
         const macs = machine.inventory?.nics.map((n) => n.mac) ?? [machine.bootMac];
         const relays = macs.map((m) => store.relays.byMac(m)).filter((r) => r !== undefined);
         const { token: _token, ...shown } = machine;
-        console.log(options.json ? safeJson({ ...shown, relays, events }) : formatMachine(machine, events, relays));
+        console.log(options.json ? safeJson({ ...shown, power: publicPowerSettings(machine.power), relays, events }) : formatMachine(machine, events, relays));
       });
     });
 }

@@ -71,7 +71,7 @@ function readYaml(file: string): Plain {
 function fillSections(raw: unknown): unknown {
   if (typeof raw !== 'object' || raw === null) return raw;
   const copy: Plain = { ...(raw as Plain) };
-  for (const key of ['http', 'tftp', 'boot', 'api', 'lifecycle', 'images', 'cloudInit', 'events', 'bmc', 'ipv6RouterAdvert', 'log']) copy[key] ??= {};
+  for (const key of ['http', 'tftp', 'boot', 'api', 'lifecycle', 'images', 'cloudInit', 'events', 'bmc', 'ipv6RouterAdvert', 'power', 'log']) copy[key] ??= {};
   const boot = copy.boot;
   if (typeof boot === 'object' && boot !== null && !Array.isArray(boot)) copy.boot = { loaders: {}, ...(boot as Plain) };
   return copy;

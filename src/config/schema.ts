@@ -260,6 +260,17 @@ export const Ipv6RouterAdvertSection = Type.Object({
   intervalSeconds: Type.Integer({ minimum: 4, maximum: 1800, default: 600 }),
 }, { additionalProperties: false });
 
+/** Power drivers (src/power): how often the appliance asks each machine's power controller. */
+export const PowerSection = Type.Object({
+  /**
+   * Seconds between two reads of every machine's power state (MAAS polls every 5 minutes); a change
+   * or a failure goes on the machine's timeline. 0 turns the poll off (actions still confirm theirs).
+   */
+  pollIntervalSeconds: Type.Integer({ minimum: 0, maximum: 86400, default: 300 }),
+  /** Power controllers asked at once by one poll (each IPMI read is an ipmitool process). */
+  pollConcurrency: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
+}, { additionalProperties: false });
+
 export const LogSection = Type.Object({
   level: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
@@ -280,6 +291,7 @@ export const ConfigSchema = Type.Object({
   events: EventsSection,
   bmc: BmcSection,
   ipv6RouterAdvert: Ipv6RouterAdvertSection,
+  power: PowerSection,
   log: LogSection,
 }, { additionalProperties: false });
 
@@ -296,3 +308,4 @@ export type ApiConfig = Static<typeof ApiSection>;
 export type LifecycleConfig = Static<typeof LifecycleSection>;
 export type BmcConfig = Static<typeof BmcSection>;
 export type Ipv6RouterAdvertConfig = Static<typeof Ipv6RouterAdvertSection>;
+export type PowerConfig = Static<typeof PowerSection>;

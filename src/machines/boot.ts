@@ -61,7 +61,7 @@ export const eventTypes = [
   'dhcp-discover', 'dhcp-offer', 'dhcp-request', 'dhcp-ack', 'dhcp-nak', 'dhcp-release', 'dhcp-decline',
   'tftp-sent', 'tftp-failed', 'grub-config', 'ipxe-script', 'kernel', 'initrd', 'rootfs', 'file', 'enlisted', 're-enlisted', 'cloud-init',
   // the life-cycle (src/machines/service.ts) and the commissioning callbacks (src/enlist)
-  'machine-added', 'state', 'note', 'power', 'power-failed', 'scripts', 'script-result', 'inventory', 'tag',
+  'machine-added', 'state', 'note', 'power', 'power-failed', 'power-state', 'scripts', 'script-result', 'inventory', 'tag',
   // the boot side's refusals (src/machines/boot-auth.ts, src/machines/enlistment.ts)
   'token-refused', 'enlist-refused',
 ] as const;

@@ -23,6 +23,12 @@ export interface Machine {
   readonly pool: string;
   /** Power driver settings, validated by src/power (`{ type: 'manual' }` until the operator sets one). */
   readonly power: PowerSettingsValue;
+  /** The power state last read from the driver, or 'error' when reading or switching failed. */
+  readonly powerState: MachinePowerState;
+  /** Why powerState is 'error' ('' otherwise): the driver's message, with what to do. */
+  readonly powerError: string;
+  /** When powerState was last read or set (Unix ms); null: never. */
+  readonly powerCheckedAt: number | null;
   /** What the Booter serves at the next network boot; null: the default for the state. */
   readonly bootPurpose: BootPurpose | null;
   /** Secret of the current run, on the kernel command line; callbacks authenticate with it. */
@@ -67,6 +73,9 @@ export interface Deployment {
   /** When the deployment started (Unix ms): names the deployed system's cloud-init instance. */
   readonly startedAt: number;
 }
+
+/** What the appliance last learnt of a machine's power: the driver's answer, or that asking failed. */
+export type MachinePowerState = 'on' | 'off' | 'unknown' | 'error';
 
 export interface PowerSettingsValue {
   readonly type: string;

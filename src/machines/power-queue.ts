@@ -11,6 +11,11 @@ export class PowerQueue {
 
   /** Runs `work` after everything queued before it for this machine; its failure is logged, never thrown. */
   enqueue(machineId: string, work: () => Promise<void>): void {
+    void this.settle(machineId, work);
+  }
+
+  /** As enqueue, and settles (never rejects) when this work is done: the poll bounds its concurrency with it. */
+  settle(machineId: string, work: () => Promise<void>): Promise<void> {
     const tail = (this.tails.get(machineId) ?? Promise.resolve())
       .then(work)
       .catch((err: unknown) => this.log.warn({ err, machine: machineId }, 'power work failed'));
@@ -18,6 +23,7 @@ export class PowerQueue {
     void tail.then(() => {
       if (this.tails.get(machineId) === tail) this.tails.delete(machineId);
     });
+    return tail;
   }
 
   /** Settles when this machine's queue is empty (tests, and `?wait`-style callers). */

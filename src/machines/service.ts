@@ -12,6 +12,8 @@ import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
 import { machineMacProblem } from '../schemas.js';
 import type { MachinePatch, Store } from '../store/index.js';
 import type { PowerDriver, PowerState } from '../power/driver.js';
+import { hasOpenSecrets, type SecretCipher } from '../power/sealing.js';
+import { powerSettingsWarnings } from '../power/registry.js';
 import {
   factsAfter, transition, type Effect, type LifecycleEvent, type MachineFacts, type RunPhase, type TimerName,
 } from './lifecycle.js';
@@ -20,11 +22,17 @@ import { normaliseMac } from './boot.js';
 import { chooseMachine, type AllocationConstraints } from './allocation.js';
 import { scriptProblem, ScriptCatalogue, type RunnableScript } from './scripts.js';
 import { MachineTimers } from './timers.js';
-import { PowerQueue } from './power-queue.js';
+import type { PowerQueue } from './power-queue.js';
+import { PowerControl } from './power-control.js';
 
 export interface MachineServiceDeps {
   readonly store: Store;
+  /** Builds a driver from a machine's settings, its secrets opened. */
   readonly powerDriver: (settings: PowerSettingsValue) => PowerDriver;
+  /** Seals power secrets at rest (src/secret-box.ts); absent: stored as given (tests of the life-cycle). */
+  readonly secrets?: SecretCipher;
+  /** Reads every machine's power state this often (config power.*); absent or 0: no poll. */
+  readonly powerPoll?: { readonly intervalMs: number; readonly concurrency: number };
   /** Seconds each life-cycle timer runs before the machine is failed for not calling back. */
   readonly timeouts: Readonly<Record<TimerName, number>>;
   /** The built-in scripts (src/enlist/scripts.ts loads them); with the stored ones they form `scripts`. */
@@ -56,6 +64,8 @@ export class MachineService {
   private readonly now: () => number;
   private readonly timers: MachineTimers;
   private readonly queue: PowerQueue;
+  private readonly power: PowerControl;
+  private pollTimer: NodeJS.Timeout | undefined;
   /** Aborted by close(): stops power-state polling. */
   private readonly closing = new AbortController();
 
@@ -63,19 +73,37 @@ export class MachineService {
     this.now = deps.now ?? Date.now;
     this.scripts = new ScriptCatalogue(deps.store, deps.builtinScripts);
     this.timers = new MachineTimers(this.now, (id, deadline) => this.onTimer(id, deadline), deps.log);
-    this.queue = new PowerQueue(deps.log);
+    this.power = new PowerControl({ store: deps.store, log: deps.log, powerDriver: deps.powerDriver, now: this.now, ...(deps.secrets ? { secrets: deps.secrets } : {}) });
+    this.queue = this.power.queue;
   }
 
-  /** Re-arms the stored timers (after a restart, overdue ones fire at once). */
+  /**
+   * Re-arms the stored timers (after a restart, overdue ones fire at once), seals power secrets a
+   * version without sealing stored in the clear, and starts the power poll.
+   */
   start(): void {
     for (const machine of this.deps.store.machines.list()) {
       if (machine.timer) this.timers.arm(machine.id, machine.timer.deadline);
+      if (this.deps.secrets && hasOpenSecrets(machine.power, this.deps.secrets)) {
+        this.deps.store.machines.update(machine.id, { power: this.power.seal(machine.power) });
+      }
     }
+    const poll = this.deps.powerPoll;
+    if (poll && poll.intervalMs > 0) {
+      this.pollTimer = setInterval(() => void this.pollPower(), poll.intervalMs);
+      this.pollTimer.unref();
+    }
+  }
+
+  /** Reads every machine's power state now (the poll's tick; tests call it directly). */
+  pollPower(): Promise<void> {
+    return this.power.poll(this.deps.powerPoll?.concurrency ?? 8, this.closing.signal);
   }
 
   /** Stops timers and polling, then waits (up to closeDeadlineMs) for power actions already sent. */
   async close(): Promise<void> {
     this.timers.clear();
+    clearInterval(this.pollTimer);
     this.closing.abort();
     if (!await this.queue.drain(this.deps.closeDeadlineMs ?? defaultCloseDeadlineMs)) {
       this.deps.log.warn('closing with power actions still in flight: their outcome is not recorded');
@@ -143,11 +171,12 @@ export class MachineService {
       throw new ConflictError(`hostname ${fields.hostname} is taken`);
     }
     const machine = this.deps.store.machines.create({
-      bootMac: mac, power: fields.power, ...(fields.hostname ? { hostname: fields.hostname } : {}),
+      bootMac: mac, power: this.power.seal(fields.power), ...(fields.hostname ? { hostname: fields.hostname } : {}),
     });
     // What the machine did on the wire before the operator added it (DHCP, iPXE) joins its timeline.
     this.deps.store.events.adoptByMacs(machine.id, [mac]);
     this.deps.store.events.record({ mac, type: 'machine-added', detail: `${machine.id} by hand, power ${fields.power.type}` });
+    this.warnAboutPower(machine, fields.power);
     return this.act(machine.id, { type: 'commission', ...(fields.skipTests ? { skipTests: true } : {}) });
   }
 
@@ -167,7 +196,20 @@ export class MachineService {
     if (patch.locked !== undefined && patch.locked !== machine.locked) {
       this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: patch.locked ? 'locked' : 'unlocked' });
     }
-    return machines.update(machine.id, patch)!;
+    const updated = machines.update(machine.id, patch.power === undefined ? patch : { ...patch, power: this.power.seal(patch.power) })!;
+    if (patch.power !== undefined) {
+      this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: `power settings changed (${patch.power.type})` });
+      this.warnAboutPower(updated, patch.power);
+    }
+    return updated;
+  }
+
+  /** The driver's warnings about the settings the operator chose (unverified TLS), on the timeline. */
+  private warnAboutPower(machine: Machine, power: PowerSettingsValue): void {
+    for (const warning of powerSettingsWarnings(power)) {
+      this.deps.log.warn({ machine: machine.id }, warning);
+      this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: `warning: ${warning}` });
+    }
   }
 
   /**
@@ -265,20 +307,9 @@ export class MachineService {
     if (actions.length === 0 && !confirm) return;
     const mark: PhaseMark = { state: machine.state, deadline: machine.timer?.deadline ?? null };
     this.queue.enqueue(machine.id, async () => {
-      for (const action of actions) await this.power(machine, action);
+      for (const action of actions) await this.power.act(machine, action);
       if (confirm) await this.confirmPower(machine, confirm.state, mark);
     });
-  }
-
-  private async power(machine: Machine, action: 'on' | 'off' | 'cycle'): Promise<void> {
-    try {
-      await this.deps.powerDriver(machine.power)[action]();
-      this.deps.store.events.record({ mac: machine.bootMac, type: 'power', detail: `${action} (${machine.power.type})` });
-    } catch (err) {
-      // The state stands: its timer fails the machine if it never boots (MAAS records the power error).
-      this.deps.log.warn({ err, machine: machine.id }, `power ${action} failed`);
-      this.deps.store.events.record({ mac: machine.bootMac, type: 'power-failed', detail: `${action}: ${(err as Error).message}` });
-    }
   }
 
   /**
@@ -290,18 +321,12 @@ export class MachineService {
   private async confirmPower(machine: Machine, want: PowerState, mark: PhaseMark): Promise<void> {
     const { intervalMs, attempts } = this.deps.powerConfirm ?? defaultPowerConfirm;
     const sleep = this.deps.sleep ?? defaultSleep;
-    const driver = this.deps.powerDriver(machine.power);
     const record = (type: 'power' | 'note', detail: string) => this.deps.store.events.record({ mac: machine.bootMac, type, detail });
     let lastError = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (this.closing.signal.aborted || !this.stillIn(machine.id, mark)) return;
-      let state: PowerState | undefined;
-      try {
-        state = await driver.query();
-      } catch (err) {
-        lastError = (err as Error).message;
-        this.deps.log.debug({ err, machine: machine.id }, 'power query failed');
-      }
+      const state = await this.power.read(machine);
+      if (state === undefined) lastError = this.deps.store.machines.get(machine.id)?.powerError ?? '';
       if (this.closing.signal.aborted || !this.stillIn(machine.id, mark)) return;
       if (state === want) {
         record('power', `${want} confirmed (${machine.power.type})`);

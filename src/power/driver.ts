@@ -1,5 +1,6 @@
 // One interface for every way of switching a machine on and off (ARCHITECTURE.md "power/"): QEMU's
-// QMP for lab VMs, the operator's hands for machines without a power controller, BMCs later.
+// QMP for lab VMs, the operator's hands for machines without a power controller, and BMCs (IPMI,
+// Redfish) or the operator's own HTTP endpoints (webhook).
 export { PowerError } from '../errors.js';
 
 /** What the driver can tell: 'unknown' when nothing can be asked (manual) or the answer is ambiguous. */
@@ -16,4 +17,16 @@ export interface PowerDriver {
   /** Off then on: the machine starts again from its firmware, whatever state it was in. */
   cycle(): Promise<void>;
   query(): Promise<PowerState>;
+  /**
+   * The ACPI power button (IPMI `chassis power soft`, Redfish GracefulShutdown): the OS decides
+   * whether and when to shut down, so the power may stay on. Absent where there is no such button.
+   */
+  soft?(): Promise<void>;
+  /**
+   * Boot from the network at the next power-on only (IPMI `chassis bootdev pxe`, Redfish
+   * BootSourceOverride Once/Pxe), as MAAS sets before every power-on: a machine whose firmware boots
+   * its disk first still reaches the appliance, which then decides (the Booter may answer "local").
+   * Absent where the boot order cannot be set (QEMU lab VMs boot the NIC first anyway; manual).
+   */
+  setNextBootNetwork?(): Promise<void>;
 }

@@ -9,10 +9,14 @@ import {
 export { PowerError, type PowerAction, type PowerDriver, type PowerState } from './driver.js';
 export { ManualPowerDriver, type ManualPowerOptions } from './manual.js';
 export { QemuPowerDriver, defaultQmpTimeoutMs, powerStateOf, type QemuPowerOptions } from './qemu.js';
+export { IpmiPowerDriver, ipmiSettingsFromCommissioning, type IpmiSettings } from './ipmi.js';
+export { RedfishPowerDriver, type RedfishSettings } from './redfish.js';
+export { WebhookPowerDriver, type WebhookSettings } from './webhook.js';
+export { hasOpenSecrets, openPowerSettings, sealPowerSettings, type SecretCipher } from './sealing.js';
 
 export {
-  ManualPowerSettingsSchema, PowerSettingsSchema, QemuPowerSettingsSchema, powerDrivers, powerDriverEntry, publicPowerSettings,
-  type PowerDriverEntry, type PowerDriverOptions, type PowerSettings,
+  ManualPowerSettingsSchema, PowerSettingsSchema, QemuPowerSettingsSchema, powerDrivers, powerDriverEntry, powerSettingsWarnings,
+  publicPowerSettings, secretMask, type PowerDriverEntry, type PowerDriverOptions, type PowerSettings,
 } from './registry.js';
 
 export function createPowerDriver(settings: PowerSettings, options: PowerDriverOptions = {}): PowerDriver {
@@ -32,7 +36,7 @@ export function parsePowerSettings(value: unknown): PowerSettings {
   // Secret values are never echoed in the error (the value of a secret field is left out).
   const problems = [...Value.Errors(entry.schema, value)].slice(0, 5)
     .map((e) => {
-      const secret = entry.secretFields.some((f) => e.path === `/${f}`);
+      const secret = [...entry.secretFields, ...entry.secretMaps ?? []].some((f) => e.path === `/${f}` || e.path.startsWith(`/${f}/`));
       return `${e.path || '/'}: ${e.message}${e.value === undefined || secret ? '' : ` (got ${JSON.stringify(e.value)})`}`;
     });
   throw new ValidationError(`invalid ${type} power settings: ${problems.join('; ')}`);

@@ -1,37 +1,15 @@
 // Every power driver is one entry here (code review 2026-12 item 6): its settings schema, which of
 // its settings are secrets, how the CLI spells it, and how to make the driver. The API's union
 // schema, the factory, the CLI's --power parser and the allow-list views are all derived from this
-// list, so a new driver (ipmi, redfish, webhook) is one entry and cannot leak a password by default.
-import { Type, type Static, type TObject } from '@sinclair/typebox';
-import type { Logger } from 'pino';
-import type { PowerDriver } from './driver.js';
+// list, so a new driver is one entry and cannot leak a password by default.
+import { Type, type Static } from '@sinclair/typebox';
+import { networkPowerEntries } from './bmc-entries.js';
+import type { PowerDriverEntry } from './entry.js';
 import { ManualPowerDriver } from './manual.js';
 import { QemuPowerDriver } from './qemu.js';
 import { maxSocketPathBytes } from './qmp.js';
 
-export interface PowerDriverOptions {
-  /** Names the machine in operator notes (manual driver) and in errors. */
-  readonly machine?: string;
-  readonly log?: Logger;
-  /** Deadline of one power action, ms. */
-  readonly timeoutMs?: number;
-}
-
-export interface PowerDriverEntry<S extends TObject = TObject> {
-  readonly type: string;
-  /** The settings as the API accepts them and the store keeps them; closed, with `type` a literal. */
-  readonly schema: S;
-  /**
-   * Settings that are secrets (passwords, keys): never in an API view, the CLI, a log or an event.
-   * Views list the other fields by name (publicPowerSettings), never the settings minus these.
-   */
-  readonly secretFields: readonly string[];
-  /** How `--power` spells this driver, for the CLI's help and errors. */
-  readonly cliSyntax: string;
-  /** The settings `--power <text>` means, or undefined when the text is not this driver's. */
-  parseCli(text: string): Static<S> | undefined;
-  create(settings: Static<S>, options: PowerDriverOptions): PowerDriver;
-}
+export type { PowerDriverEntry, PowerDriverOptions } from './entry.js';
 
 const qemuSchema = Type.Object({
   type: Type.Literal('qemu'),
@@ -60,28 +38,50 @@ const manual: PowerDriverEntry<typeof manualSchema> = {
   create: (_settings, options) => new ManualPowerDriver({ machine: options.machine, log: options.log }),
 };
 
-export const powerDrivers: readonly PowerDriverEntry[] = [qemu, manual] as readonly PowerDriverEntry[];
+const { ipmi, redfish, webhook } = networkPowerEntries;
+
+export const powerDrivers: readonly PowerDriverEntry[] = [qemu, manual, ipmi, redfish, webhook] as readonly PowerDriverEntry[];
 
 export const QemuPowerSettingsSchema = qemuSchema;
 export const ManualPowerSettingsSchema = manualSchema;
 
 /** A machine's power settings, as the operator API accepts them and the store keeps them. */
-export const PowerSettingsSchema = Type.Union([qemuSchema, manualSchema]);
+export const PowerSettingsSchema = Type.Union([qemuSchema, manualSchema, ipmi.schema, redfish.schema, webhook.schema]);
 export type PowerSettings = Static<typeof PowerSettingsSchema>;
 
 export function powerDriverEntry(type: unknown): PowerDriverEntry | undefined {
   return powerDrivers.find((d) => d.type === type);
 }
 
-/** The settings a view may show: the driver's non-secret fields, listed by name (an allow-list). */
-export function publicPowerSettings(settings: { readonly type: string }): Record<string, unknown> {
+/** Settings of any driver, as stored (the views take what the store holds, checked or not). */
+interface AnyPowerSettings { readonly type: string; readonly [setting: string]: unknown }
+
+/** What a view shows for a secret: that there is one, never its value or its length. */
+export const secretMask = '(secret)';
+
+/**
+ * The settings a view may show: the driver's non-secret fields, listed by name (an allow-list); a
+ * secret map (webhook headers) shows its keys with every value masked.
+ */
+export function publicPowerSettings(settings: AnyPowerSettings): Record<string, unknown> {
   const entry = powerDriverEntry(settings.type);
   if (!entry) return { type: settings.type };
   const shown: Record<string, unknown> = {};
   for (const name of Object.keys(entry.schema.properties)) {
     if (entry.secretFields.includes(name)) continue;
-    const value = (settings as Record<string, unknown>)[name];
-    if (value !== undefined) shown[name] = value;
+    const value = settings[name];
+    if (value === undefined) continue;
+    if (entry.secretMaps?.includes(name)) {
+      shown[name] = typeof value === 'object' && value !== null ? Object.fromEntries(Object.keys(value).map((k) => [k, secretMask])) : secretMask;
+    } else {
+      shown[name] = value;
+    }
   }
   return shown;
+}
+
+/** The driver's warnings about these settings (unverified TLS), for the machine's timeline. */
+export function powerSettingsWarnings(settings: AnyPowerSettings): string[] {
+  const entry = powerDriverEntry(settings.type);
+  return entry?.warnings?.(settings as never) ?? [];
 }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { BootPurpose } from '../machines/boot.js';
 import type { Inventory } from '../machines/inventory.js';
-import type { Deployment, EraseMode, Machine, MachineState, PowerSettingsValue } from '../machines/model.js';
+import type { Deployment, EraseMode, Machine, MachinePowerState, MachineState, PowerSettingsValue } from '../machines/model.js';
 import type { Db } from './db.js';
 import { ConflictError } from '../errors.js';
 
@@ -12,6 +12,7 @@ interface MachineRow {
   token: string | null; run_id: number | null; skip_tests: number; commissioned: number;
   before_rescue: string | null; status_message: string; timer: string | null; timer_deadline: number | null;
   tags: string | null; user_data: string; deployment: string | null; erase_mode: string | null;
+  power_state: string; power_error: string; power_checked_at: number | null;
 }
 
 const toMachine = (r: MachineRow): Machine => ({
@@ -19,7 +20,9 @@ const toMachine = (r: MachineRow): Machine => ({
   uuid: r.uuid, inventory: r.inventory === null ? null : (JSON.parse(r.inventory) as Inventory),
   createdAt: r.created_at, updatedAt: r.updated_at,
   locked: r.locked === 1, notes: r.notes, zone: r.zone, pool: r.pool,
-  power: JSON.parse(r.power) as PowerSettingsValue, bootPurpose: r.boot_purpose as BootPurpose | null,
+  power: JSON.parse(r.power) as PowerSettingsValue,
+  powerState: r.power_state as MachinePowerState, powerError: r.power_error, powerCheckedAt: r.power_checked_at,
+  bootPurpose: r.boot_purpose as BootPurpose | null,
   token: r.token, runId: r.run_id, skipTests: r.skip_tests === 1, commissioned: r.commissioned === 1,
   beforeRescue: r.before_rescue as MachineState | null, statusMessage: r.status_message,
   timer: r.timer === null || r.timer_deadline === null ? null : { name: r.timer, deadline: r.timer_deadline },
@@ -163,6 +166,14 @@ export class SqliteMachineStore {
       ).run(id, fields.hostname ?? `nb-${id}`, fields.bootMac, fields.arch ?? 'unknown', at, at, JSON.stringify(fields.power));
       return this.get(id)!;
     }).immediate();
+  }
+
+  /**
+   * What the power driver last said (the poll, an action). Not a change of the machine: updated_at
+   * stays, so cached cloud-init documents keyed by it (src/cloud-init/cache.ts) survive every poll.
+   */
+  setPowerState(id: string, state: MachinePowerState, error: string, at: number): void {
+    this.db.prepare('UPDATE machines SET power_state = ?, power_error = ?, power_checked_at = ? WHERE id = ?').run(state, error, at, id);
   }
 
   delete(id: string): boolean {

@@ -122,4 +122,9 @@ export const migrations: readonly string[] = [
   // and the erase mode of a release --erase.
   `ALTER TABLE machines ADD COLUMN deployment TEXT;
    ALTER TABLE machines ADD COLUMN erase_mode TEXT;`,
+  // 7: BMC power (issue 14): the last power state read from the machine's driver ('on', 'off',
+  // 'unknown', or 'error' with the reason) and when, written by the poll and by power actions.
+  `ALTER TABLE machines ADD COLUMN power_state TEXT NOT NULL DEFAULT 'unknown';
+   ALTER TABLE machines ADD COLUMN power_error TEXT NOT NULL DEFAULT '';
+   ALTER TABLE machines ADD COLUMN power_checked_at INTEGER;`,
 ];

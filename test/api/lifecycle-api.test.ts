@@ -157,7 +157,25 @@ describe('operator API and machine callbacks', () => {
     expect(shown.json()[0].results[0].files).toEqual({});
     const timeline = await api.inject({ method: 'GET', url: `/api/v1/machines/${machine.id}/events`, headers: auth });
     expect(timeline.body).toContain('IPMI BMC at 10.0.0.5');
-    expect(`${shown.body}${timeline.body}`).not.toContain(password);
+    // A manual machine is powered through that BMC from now on, with the user made for us; the
+    // password is sealed at rest and never shown.
+    const view = (await api.inject({ method: 'GET', url: `/api/v1/machines/${machine.id}`, headers: auth })).json();
+    expect(view.power).toEqual({ type: 'ipmi', address: '10.0.0.5', user: 'netboot' });
+    expect(timeline.body).not.toContain(password);
+    expect(JSON.stringify(store.machines.get(machine.id)!.power)).not.toContain(password);
+    expect(`${shown.body}${timeline.body}${JSON.stringify(view)}`).not.toContain(password);
+  });
+
+  test('a BMC found on a machine the operator powers otherwise (QMP): noted, its driver stays', async () => {
+    const machine = enlisted();
+    await api.inject({ method: 'PATCH', url: `/api/v1/machines/${machine.id}`, headers: auth, payload: { power: { type: 'qemu', socket: '/run/vm.qmp' } } });
+    await action(machine.id, 'commission');
+    const runToken = store.machines.get(machine.id)!.token!;
+    const credentials = { driver: 'ipmi', address: '10.0.0.6', mac: '', channel: 1, user: 'netboot', password: 'Ab3dEf6hIj9kLm2n', created: true };
+    await callback(runToken, 'POST', 'results', result('00-inventory', 'commissioning', 0, '', { 'bmc-credentials.json': Buffer.from(JSON.stringify(credentials)).toString('base64') }));
+    expect(store.machines.get(machine.id)!.power).toEqual({ type: 'qemu', socket: '/run/vm.qmp' });
+    const notes = store.events.forMachine(machine.id).map((e) => e.detail);
+    expect(notes).toContain('power settings unchanged: the machine is powered through qemu, which the operator chose');
   });
 
   test('a failing custom script fails commissioning, its stderr one request away', async () => {

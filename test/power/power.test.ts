@@ -42,7 +42,8 @@ describe('settings', () => {
   });
 
   const bad = [
-    { name: 'unknown type', input: { type: 'ipmi' }, want: /power type must be one of 'qemu', 'manual', got "ipmi"/ },
+    { name: 'unknown type', input: { type: 'amt' }, want: /power type must be one of 'qemu', 'manual', 'ipmi', 'redfish', 'webhook', got "amt"/ },
+    { name: 'ipmi without credentials', input: { type: 'ipmi', address: '10.0.0.5' }, want: /invalid ipmi power settings: \/user: Expected required property/ },
     { name: 'not an object', input: null, want: /power type must be/ },
     { name: 'qemu without socket', input: { type: 'qemu' }, want: /invalid qemu power settings: \/socket/ },
     { name: 'relative socket', input: { type: 'qemu', socket: 'vm.qmp' }, want: /\/socket: Expected string to match/ },

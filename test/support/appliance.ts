@@ -3,6 +3,7 @@
 // apps. Only what a test must control is swapped (overrides): the lease lookup, the power driver, the
 // clock, the built-in scripts.
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { buildAppliance, type ApplianceOverrides, type BuiltAppliance } from '../../src/appliance.js';
 import { loadConfig } from '../../src/config/index.js';
 import { parseOperatorUserData } from '../../src/cloud-init/operator-user-data.js';
@@ -24,7 +25,7 @@ export interface TestAppliance extends BuiltAppliance {
   dispose(): Promise<void>;
 }
 
-export async function testAppliance(overrides: ApplianceOverrides & { readonly config?: Record<string, unknown> } = {}): Promise<TestAppliance> {
+export async function testAppliance(overrides: ApplianceOverrides & { readonly config?: Record<string, unknown>; readonly log?: Logger } = {}): Promise<TestAppliance> {
   const dir = tempDir();
   const imagesDir = join(dir.path, 'images');
   const image = writeImage(imagesDir, 'micro');
@@ -35,8 +36,8 @@ export async function testAppliance(overrides: ApplianceOverrides & { readonly c
       ...overrides.config,
     },
   });
-  const { config: _config, ...graph } = overrides;
-  const built = await buildAppliance({ config, log: silentLog, imagesDir }, { builtinScripts: [], ...graph });
+  const { config: _config, log, ...graph } = overrides;
+  const built = await buildAppliance({ config, log: log ?? silentLog, imagesDir }, { builtinScripts: [], ...graph });
   await Promise.all([built.bootApp?.ready(), built.apiApp?.ready()]);
   return {
     ...built, dir: dir.path, image,

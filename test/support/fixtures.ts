@@ -33,7 +33,7 @@ export function sampleMachine(overrides: Partial<Machine> = {}): Machine {
   return {
     id: 'abc234', hostname: 'nb-abc234', state: 'New', bootMac: '52:54:00:12:34:56', arch: 'x86_64',
     uuid: '6e657462-6f6f-4c61-8062-000000000001', inventory: sampleInventory(), createdAt: Date.UTC(2026, 10, 22, 5, 0, 0), updatedAt: 0,
-    locked: false, notes: '', zone: 'default', pool: 'default', power: { type: 'manual' }, bootPurpose: null, token: null,
+    locked: false, notes: '', zone: 'default', pool: 'default', power: { type: 'manual' }, powerState: 'unknown', powerError: '', powerCheckedAt: null, bootPurpose: null, token: null,
     runId: null, skipTests: false, commissioned: false, beforeRescue: null, statusMessage: '', timer: null, tags: [], userData: '',
     deployment: null, eraseMode: null,
     ...overrides,

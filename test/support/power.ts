@@ -57,3 +57,15 @@ export class FakePowerDriver implements PowerDriver {
     if (failure) throw new Error(failure);
   }
 }
+
+/** Reads the driver's power state until it is `want` (BMCs answer an action before the machine changed). */
+export async function untilPowerState(driver: Pick<PowerDriver, 'query'>, want: PowerState, timeoutMs: number, pauseMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: PowerState | undefined;
+  while (Date.now() < deadline) {
+    last = await driver.query();
+    if (last === want) return;
+    await new Promise((r) => setTimeout(r, pauseMs));
+  }
+  throw new Error(`power never read ${want} within ${timeoutMs} ms (last: ${last})`);
+}
