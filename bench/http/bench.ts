@@ -12,7 +12,7 @@
 // Range, If-None-Match and If-Range are compared octet for octet with the file (probe-client.ts);
 // after them, --aborts downloads are closed by the client halfway and the server's open file
 // descriptors counted before and after. netboot's resident memory is sampled every 100 ms.
-// --profile runs netboot under `node --cpu-prof` (the .cpuprofile is kept in the current folder).
+// --profile runs netboot under `node --cpu-prof` and prints where its CPU time went (../dhcp/profile.ts).
 //
 // Every process is started by this script and stopped by its PID; the namespaces and the work folder
 // are removed at exit, on failure and on Ctrl-C (bench.sh's trap is the backstop if this dies).
@@ -22,6 +22,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writePseudoRandom } from '../../test/tftp/support/content.js';
 import { createNetwork, removeStaleNamespaces, SERVER_ADDRESS, type BenchNetwork } from '../dhcp/netns.js';
+import { printProfile, summarizeProfile } from '../dhcp/profile.js';
 import { compileBench } from '../tftp/servers.js';
 import { nginxCommand, netbootCommand, startServer, type RunningServer, type ServerSpec } from './servers.js';
 
@@ -47,6 +48,7 @@ const profile = args.includes('--profile');
 const tag = flag('tag', String(process.pid));
 if (!/^\d+$/.test(tag)) throw new Error('--tag must be a PID');
 const CLIENT_ADDRESS = '10.214.0.2';
+const repoRoot = join(import.meta.dirname, '../..');
 const log = (line: string): void => console.error(`[bench/http] ${line}`);
 const mib = 1024 * 1024;
 
@@ -186,7 +188,7 @@ async function main(): Promise<void> {
     const netbootSpec = spec(8081);
     const entry = compiled.compiled('bench/http/netboot-server.ts');
     const node = netbootCommand(netbootSpec, entry, file);
-    if (profile) node.splice(1, 0, '--cpu-prof', `--cpu-prof-dir=${process.cwd()}`);
+    if (profile) node.splice(1, 0, '--cpu-prof', `--cpu-prof-dir=${join(work, 'profile')}`);
     servers.push(await startServer('netboot', netbootSpec, node, answers(`http://${SERVER_ADDRESS}:8081/files/${id}`)));
     const [nginx, netboot] = servers as [RunningServer, RunningServer];
     const mac = '?mac=52:54:00:00:00:01';
@@ -247,6 +249,8 @@ async function main(): Promise<void> {
     console.log(`netboot: resident ${(netbootRss.now / 1024).toFixed(0)} MiB at the end, peak ${(netbootRss.peak / 1024).toFixed(0)} MiB; nginx (all processes) ${(nginxRss.now / 1024).toFixed(0)} MiB`);
     console.log(`netboot timeline: ${summary.trim().split('\n').at(-1)}`);
     console.log(`after: ${load}`);
+    const summarized = profile ? summarizeProfile(join(work, 'profile'), repoRoot) : undefined;
+    if (summarized) printProfile(summarized, (line) => console.log(line));
   } finally {
     await cleanup();
   }
