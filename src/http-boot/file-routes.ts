@@ -113,13 +113,13 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
 };
 
 /**
- * send reads the file in chunks of highWaterMark (fs.createReadStream's 64 KiB by default), and each
- * chunk is a read on the thread pool and a write to the socket: at 64 KiB a 256 MiB root costs 4,096
- * round trips between the two, and the transfer waits on them (issue #15: plain node:http reached
- * 0.35x nginx on one stream with 64 KiB reads, 0.74x with 1 MiB). 1 MiB: at most about two chunks
- * per download in memory (the one read ahead, the one the socket is taking), 2 MiB a connection.
+ * send reads the file in chunks of highWaterMark, each a read on the thread pool and a write to the
+ * socket. 64 KiB (fs.createReadStream's default), said here because it was measured: issue #15 saw
+ * 1 MiB reads do better with plain node:http on a quiet machine, but on this 2-core machine under
+ * load (bench/http, README) 1 MiB did worse in every row of four interleaved runs (each chunk a fresh
+ * 1 MiB buffer: allocation, page faults, GC) and doubled the resident memory at 64 connections.
  */
-const streamOptions = { highWaterMark: 1024 * 1024 } as const;
+const streamOptions = { highWaterMark: 64 * 1024 } as const;
 
 /**
  * The octets of the file handed to the connection: all of them for a completed download; for an
