@@ -3,7 +3,7 @@
 // joined by a veth pair (../dhcp/netns.ts). Run it through bench.sh (root; checks nginx and wrk):
 //
 //   bench/http/bench.sh [--size-mib 256] [--repeat 3] [--connections 1,16,64] [--duration-s 10]
-//                       [--aborts 1000] [--nginx-workers 1] [--profile]
+//                       [--aborts 1000] [--nginx-workers 1] [--nginx-sendfile on|off] [--profile]
 //
 // Rows: one curl stream (the median of --repeat downloads of the whole file), then wrk with 1, 16
 // and 64 connections for --duration-s each (MiB/s: body and header octets wrk read / its wall time;
@@ -12,6 +12,7 @@
 // Range, If-None-Match and If-Range are compared octet for octet with the file (probe-client.ts);
 // after them, --aborts downloads are closed by the client halfway and the server's open file
 // descriptors counted before and after. netboot's resident memory is sampled every 100 ms.
+// --nginx-sendfile off makes nginx copy through user space as netboot does (64 KiB buffers).
 // --profile runs netboot under `node --cpu-prof` and prints where its CPU time went (../dhcp/profile.ts).
 //
 // Every process is started by this script and stopped by its PID; the namespaces and the work folder
@@ -44,6 +45,7 @@ if (connections.some((c) => !Number.isInteger(c) || c < 1 || c > 256)) throw new
 const durationS = numberFlag('duration-s', 10, 1, 120);
 const aborts = numberFlag('aborts', 1000, 0, 10_000);
 const nginxWorkers = numberFlag('nginx-workers', 1, 1, 16);
+const nginxSendfile = flag('nginx-sendfile', 'on') !== 'off';
 const profile = args.includes('--profile');
 const tag = flag('tag', String(process.pid));
 if (!/^\d+$/.test(tag)) throw new Error('--tag must be a PID');
@@ -184,7 +186,7 @@ async function main(): Promise<void> {
       }
     };
     const nginxSpec = spec(8080);
-    servers.push(await startServer('nginx', nginxSpec, nginxCommand(nginxSpec, nginxWorkers), answers(`http://${SERVER_ADDRESS}:8080/files/${id}`)));
+    servers.push(await startServer('nginx', nginxSpec, nginxCommand(nginxSpec, nginxWorkers, nginxSendfile), answers(`http://${SERVER_ADDRESS}:8080/files/${id}`)));
     const netbootSpec = spec(8081);
     const entry = compiled.compiled('bench/http/netboot-server.ts');
     const node = netbootCommand(netbootSpec, entry, file);
@@ -200,7 +202,7 @@ async function main(): Promise<void> {
       if (result.failed.length && server === netboot) throw new Error('netboot answered wrongly: no figures');
     }
 
-    console.log(`file: ${sizeMib} MiB; nginx ${nginxWorkers} worker(s), sendfile; netboot: one node ${process.version} process; wrk ${durationS} s a row`);
+    console.log(`file: ${sizeMib} MiB; nginx ${nginxWorkers} worker(s), sendfile ${nginxSendfile ? 'on' : 'off'}; netboot: one node ${process.version} process; wrk ${durationS} s a row`);
     const rows: string[][] = [['client', 'nginx MiB/s', 'netboot MiB/s', 'ratio', 'nginx CPU s', 'netboot CPU s', 'netboot RSS MiB']];
     const row = async (label: string, measure: (server: RunningServer) => Promise<number>): Promise<void> => {
       const figures: { mibPerSecond: number; cpu: number; rss: number }[] = [];

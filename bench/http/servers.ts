@@ -31,9 +31,10 @@ export interface ServerSpec {
 
 /**
  * nginx as the issue measured it: Debian's 1.22 with sendfile (and tcp_nopush, as its packaged
- * nginx.conf has). `workers` worker processes (1: one process, as netboot is one).
+ * nginx.conf has). `workers` worker processes (1: one process, as netboot is one). Without sendfile
+ * it copies through user space as netboot does, in chunks of output_buffers (64 KiB, as netboot's).
  */
-export function nginxCommand(spec: ServerSpec, workers: number): string[] {
+export function nginxCommand(spec: ServerSpec, workers: number, sendfile: boolean): string[] {
   const conf = join(spec.work, 'nginx.conf');
   writeFileSync(conf, `
 daemon off;
@@ -44,8 +45,9 @@ error_log ${join(spec.work, 'nginx-error.log')} warn;
 events { worker_connections 1024; }
 http {
   access_log off;
-  sendfile on;
+  sendfile ${sendfile ? 'on' : 'off'};
   tcp_nopush on;
+  output_buffers 2 64k;
   client_body_temp_path ${spec.work}/nginx-body;
   proxy_temp_path ${spec.work}/nginx-proxy;
   fastcgi_temp_path ${spec.work}/nginx-fastcgi;
