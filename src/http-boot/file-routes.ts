@@ -115,9 +115,9 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
 /**
  * send reads the file in chunks of highWaterMark, each a read on the thread pool and a write to the
  * socket. 64 KiB (fs.createReadStream's default), said here because it was measured: issue #15 saw
- * 1 MiB reads do better with plain node:http on a quiet machine, but on this 2-core machine under
- * load (bench/http, README) 1 MiB did worse in every row of four interleaved runs (each chunk a fresh
- * 1 MiB buffer: allocation, page faults, GC) and doubled the resident memory at 64 connections.
+ * 1 MiB reads do better with plain node:http, but here (bench/http, README) 1 MiB tied on a quiet
+ * run, did worse in every row of interleaved runs under load (each chunk a fresh 1 MiB buffer:
+ * allocation, page faults, GC) and doubled the resident memory at 64 connections.
  */
 const streamOptions = { highWaterMark: 64 * 1024 } as const;
 
