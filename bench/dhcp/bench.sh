@@ -16,14 +16,9 @@ fi
 # trap is the backstop for when bench.ts itself dies (SIGKILL, crash): it stops, by PID, only the
 # processes still inside those namespaces, then deletes them and bench.ts's work folder (unless --keep
 # was given). Nothing else is touched.
+source bench/dhcp/netns-cleanup.sh
 cleanup() {
-  local ns pid
-  for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^nb-bench-[a-z]+-$$\$" || true); do
-    for pid in $(ip netns pids "$ns" 2>/dev/null || true); do kill -TERM "$pid" 2>/dev/null || true; done
-    sleep 0.5
-    for pid in $(ip netns pids "$ns" 2>/dev/null || true); do kill -KILL "$pid" 2>/dev/null || true; done
-    ip netns delete "$ns" 2>/dev/null || true
-  done
+  remove_bench_namespaces $$
   $keep || rm -rf "${TMPDIR:-/tmp}"/nb-dhcp-bench-$$-*
   if $created_policy; then rm -f /usr/sbin/policy-rc.d; fi
 }

@@ -77,7 +77,11 @@ function tryIp(...args: string[]): void {
   }
 }
 
-export function createNetwork(tag: string): BenchNetwork {
+/**
+ * `clientAddress`: an address for the client end (bench/http's TCP clients need one); without it the
+ * client end has none, as a DHCP client has none.
+ */
+export function createNetwork(tag: string, clientAddress?: string): BenchNetwork {
   const serverNs = `${PREFIX}srv-${tag}`;
   const clientNs = `${PREFIX}cli-${tag}`;
   const serverIf = 'nbb-srv0';
@@ -98,8 +102,9 @@ export function createNetwork(tag: string): BenchNetwork {
     ip('-n', clientNs, 'link', 'set', 'lo', 'up');
     ip('-n', serverNs, 'addr', 'add', `${SERVER_ADDRESS}/${PREFIX_LENGTH}`, 'dev', serverIf);
     ip('-n', serverNs, 'link', 'set', serverIf, 'up');
+    if (clientAddress) ip('-n', clientNs, 'addr', 'add', `${clientAddress}/${PREFIX_LENGTH}`, 'dev', clientIf);
     ip('-n', clientNs, 'link', 'set', clientIf, 'up');
-    // The client side has no address, as a DHCP client has none; a route is still needed for the
+    // Without an address on the client side, a route is still needed for the
     // kernel to send to 255.255.255.255 from an unbound source (0.0.0.0). Inside the client
     // namespace only.
     ip('-n', clientNs, 'route', 'add', 'default', 'dev', clientIf);

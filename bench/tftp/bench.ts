@@ -2,20 +2,22 @@
 // with real clients downloading one pseudo-random file (64 MiB by default) 1 and 20 at a time.
 //
 //   npx vite-node bench/tftp/bench.ts [-- --size-mib 64 --concurrency 1,20 --repeat 3
-//                                         --servers netboot,tftpd-hpa,atftpd --clients atftp-w16,tftp-hpa,curl-1468]
+//                                         --servers netboot,tftpd-hpa,atftpd --clients atftp-w16,tftp-hpa,curl-1468
+//                                         --cpu-hogs 1]
 // `--servers node-floor` adds node-floor.ts, a bare lock-step responder: Node's own limit.
+// `--cpu-hogs N` measures a loaded machine: N busy loops pinned to cores 0..N-1 during the run.
 //
 // MiB/s is the aggregate: octets of verified downloads / wall time of the run. Each client's output
 // is checked (size and sha256); anything else counts as failed. Single-client runs are repeated and
 // the median is shown. Everything runs as processes this script starts and stops by PID; the work
 // folder (in /dev/shm when there is one, so client writes do not measure the disk) is removed at exit.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writePseudoRandom } from '../../test/tftp/support/content.js';
-import { buildNetboot, requireBinary, startServer, type RunningServer } from './servers.js';
+import { buildNetboot, requireBinary, startServer, stopChild, type RunningServer } from './servers.js';
 
 interface ClientKind {
   readonly name: string;
@@ -62,6 +64,12 @@ const clients = flag('clients', clientKinds.map((c) => c.name).join(',')).split(
 /** No run may take longer than this: clients still running then are killed and count as failed. */
 const runTimeoutMs = Number(flag('run-timeout-s', '240')) * 1000;
 const basePort = Number(flag('port', '17069'));
+/**
+ * A loaded machine (issue #15): this many busy loops, each pinned to its own core from core 0 up,
+ * run beside the servers and clients for the whole run, and are stopped by PID at its end.
+ */
+const cpuHogs = Number(flag('cpu-hogs', '0'));
+if (!Number.isInteger(cpuHogs) || cpuHogs < 0 || cpuHogs > availableParallelism()) throw new Error('--cpu-hogs: 0 to the number of cores');
 
 function fail(message: string): never {
   throw new Error(message);
@@ -125,7 +133,9 @@ async function main(): Promise<void> {
   const work = mkdtempSync(join(base, 'nb-tftp-bench-'));
   const servers: RunningServer[] = [];
   const netboot = serverNames.some((n) => n === 'netboot' || n === 'node-floor') ? buildNetboot() : null;
+  const hogs: ChildProcess[] = [];
   const cleanup = async (): Promise<void> => {
+    await Promise.all(hogs.splice(0).map((hog) => stopChild(hog)));
     await Promise.all(servers.splice(0).map((s) => s.stop()));
     rmSync(work, { recursive: true, force: true });
     netboot?.cleanup();
@@ -139,6 +149,11 @@ async function main(): Promise<void> {
     const size = sizeMib * 1024 * 1024;
     const sha256 = writePseudoRandom(join(root, 'file.bin'), size, 'bench');
     chmodSync(join(root, 'file.bin'), 0o644);
+    for (let core = 0; core < cpuHogs; core++) {
+      // taskset keeps each loop on its core, as a busy process would be; node is at hand everywhere.
+      hogs.push(spawn('taskset', ['-c', String(core), process.execPath, '-e', 'for (;;);'], { stdio: 'ignore' }));
+    }
+    if (cpuHogs) console.log(`loaded: ${cpuHogs} busy loop(s) pinned to core(s) 0${cpuHogs > 1 ? `-${cpuHogs - 1}` : ''} for the whole run`);
     console.log(`file: ${sizeMib} MiB, clients: ${clients.map((c) => c.name).join(', ')}, concurrency: ${concurrencies.join(', ')}, single-client runs: median of ${repeat}`);
 
     const rows: string[][] = [['server', 'client/options', 'concurrency', 'MiB/s', 'failed', 'seconds', 'server CPU s']];

@@ -51,19 +51,17 @@ export function tftpdHpaBinary(work: string): string {
  * netboot runs as compiled JavaScript, as in production (bin/netboot.js runs dist/), not through
  * vite-node, whose module wrappers cost measurably per call. The output goes under node_modules/.cache
  * so that the compiled files resolve pino from the checkout; the returned cleanup removes it.
+ * `entries` are paths from the repository root; `compiled(entry)` is where each one's .js lands.
  */
-export function buildNetboot(): { entry: string; floor: string; cleanup: () => void } {
-  const outDir = join(repoRoot, 'node_modules/.cache', `nb-tftp-bench-${process.pid}`);
+export function compileBench(name: string, entries: readonly string[]): { compiled: (entry: string) => string; cleanup: () => void } {
+  const outDir = join(repoRoot, 'node_modules/.cache', `${name}-${process.pid}`);
   execFileSync(process.execPath, [
     join(repoRoot, 'node_modules/typescript/bin/tsc'), '--outDir', outDir, '--rootDir', repoRoot,
     '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck',
-    '--esModuleInterop', join(repoRoot, 'bench/tftp/netboot-server.ts'), join(repoRoot, 'bench/tftp/node-floor.ts'),
-    // Started by path (new Worker), not imported: tsc would not find it from the entry.
-    join(repoRoot, 'src/tftp/transfer-worker.ts'),
+    '--esModuleInterop', ...entries.map((entry) => join(repoRoot, entry)),
   ], { stdio: 'inherit' });
   return {
-    entry: join(outDir, 'bench/tftp/netboot-server.js'),
-    floor: join(outDir, 'bench/tftp/node-floor.js'),
+    compiled: (entry) => join(outDir, entry.replace(/\.ts$/, '.js')),
     cleanup: () => {
       rmSync(outDir, { recursive: true, force: true });
       try {
@@ -73,6 +71,15 @@ export function buildNetboot(): { entry: string; floor: string; cleanup: () => v
       }
     },
   };
+}
+
+export function buildNetboot(): { entry: string; floor: string; cleanup: () => void } {
+  const { compiled, cleanup } = compileBench('nb-tftp-bench', [
+    'bench/tftp/netboot-server.ts', 'bench/tftp/node-floor.ts',
+    // Started by path (new Worker), not imported: tsc would not find it from the entry.
+    'src/tftp/transfer-worker.ts',
+  ]);
+  return { entry: compiled('bench/tftp/netboot-server.ts'), floor: compiled('bench/tftp/node-floor.ts'), cleanup };
 }
 
 export async function startServer(
@@ -151,7 +158,7 @@ function fail(message: string): never {
   throw new Error(message);
 }
 
-function cpuSeconds(pid: number): number {
+export function cpuSeconds(pid: number): number {
   try {
     // /proc/PID/stat fields 14-17: utime, stime, cutime, cstime, in clock ticks (100 Hz on Linux).
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -162,7 +169,7 @@ function cpuSeconds(pid: number): number {
 }
 
 /** SIGTERM, then SIGKILL after 3 s; only this PID, which we started. */
-async function stopChild(child: ChildProcess): Promise<void> {
+export async function stopChild(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { Type } from '@sinclair/typebox';
-import { Readable, Transform, pipeline } from 'node:stream';
+import { ReadStream } from 'node:fs';
 import { Closed } from '../schemas.js';
 import { basename, dirname } from 'node:path';
 import { normaliseMac, type EventType } from '../machines/boot.js';
@@ -17,7 +17,8 @@ interface Download {
   readonly detail: string;
   readonly data: Readonly<Record<string, number | string>>;
   readonly start: number;
-  bytes: number;
+  /** The file's read stream once send has opened it (none for a 304 or an error). */
+  body?: ReadStream;
 }
 
 /**
@@ -36,8 +37,8 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
   const downloads = new WeakMap<FastifyRequest, Download>();
 
   /** Starts following a GET: the timeline entry and the counters are written when its response ends. */
-  const follow = (request: FastifyRequest, reply: FastifyReply, start: Omit<Download, 'start' | 'bytes'>): void => {
-    const download: Download = { ...start, start: Date.now(), bytes: 0 };
+  const follow = (request: FastifyRequest, reply: FastifyReply, start: Omit<Download, 'start' | 'body'>): void => {
+    const download: Download = { ...start, start: Date.now() };
     downloads.set(request, download);
     const res = reply.raw;
     let ended = false;
@@ -49,35 +50,25 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
       ended = true;
       const outcome = completed ? 'completed' : 'aborted';
       const ms = Date.now() - download.start;
-      downloadBytes.inc({ role: download.role, outcome }, download.bytes);
+      const bytes = bodyOctets(download.body);
+      downloadBytes.inc({ role: download.role, outcome }, bytes);
       downloadsEnded.inc({ role: download.role, outcome });
       downloadSeconds.observe({ role: download.role }, ms / 1000);
       if (!download.mac) return;
       deps.events.record({
         mac: download.mac, type: download.type, detail: completed ? download.detail : `${download.detail} (aborted)`.trimStart(),
-        data: { ...download.data, bytes: download.bytes, ms, start: download.start, outcome, status: res.statusCode },
+        data: { ...download.data, bytes, ms, start: download.start, outcome, status: res.statusCode },
       });
     };
     res.once('finish', () => end(true));
     res.once('close', () => end(res.writableFinished));
   };
 
-  // The body send streams from the file is counted on its way to the connection: for a completed
-  // download the octets sent, for an aborted one an upper bound of what the client got (what the
-  // kernel still held when the connection went is not known here).
+  // The body is the file's read stream (send): it is remembered, not wrapped (see bodyOctets).
   app.addHook('onSend', async (request, _reply, payload) => {
     const download = downloads.get(request);
-    if (!download || !(payload instanceof Readable)) return payload;
-    const counter = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        download.bytes += chunk.length;
-        callback(null, chunk);
-      },
-    });
-    // pipeline: a read error reaches fastify through the counter, and fastify destroying the counter
-    // (the client went away) closes the file.
-    pipeline(payload, counter, () => undefined);
-    return counter;
+    if (download && payload instanceof ReadStream) download.body = payload;
+    return payload;
   });
 
   app.route({
@@ -100,7 +91,7 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
       // id is a content hash, so the bytes behind it never change.
       return reply
         .header('cache-control', 'public, max-age=31536000, immutable')
-        .sendFile(basename(file.path), dirname(file.path), { dotfiles: 'allow', etag: true, lastModified: true, cacheControl: false });
+        .sendFile(basename(file.path), dirname(file.path), { ...streamOptions, dotfiles: 'allow', etag: true, lastModified: true, cacheControl: false });
     },
   });
 
@@ -116,10 +107,28 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
       if (request.method === 'GET') {
         follow(request, reply, { mac: clientMac(request, deps), type: 'file', role: 'loader', detail: `loader ${name}`, data: { loader: name } });
       }
-      return reply.header('cache-control', 'no-cache').sendFile(basename(path), dirname(path), { dotfiles: 'allow', cacheControl: false });
+      return reply.header('cache-control', 'no-cache').sendFile(basename(path), dirname(path), { ...streamOptions, dotfiles: 'allow', cacheControl: false });
     },
   });
 };
+
+/**
+ * send reads the file in chunks of highWaterMark, each a read on the thread pool and a write to the
+ * socket. 64 KiB (fs.createReadStream's default), said here because it was measured: issue #15 saw
+ * 1 MiB reads do better with plain node:http, but here (bench/http, README) 1 MiB tied on a quiet
+ * run, did worse in every row of interleaved runs under load (each chunk a fresh 1 MiB buffer:
+ * allocation, page faults, GC) and doubled the resident memory at 64 connections.
+ */
+const streamOptions = { highWaterMark: 64 * 1024 } as const;
+
+/**
+ * The octets of the file handed to the connection: all of them for a completed download; for an
+ * aborted one, what was read minus what the stream still held (an upper bound of what the client
+ * got: what the kernel still held when the connection went is not known here).
+ */
+function bodyOctets(body: ReadStream | undefined): number {
+  return body ? body.bytesRead - body.readableLength : 0;
+}
 
 /**
  * A boot file's download is its own event type (kernel, initrd, rootfs); a disk image's files (the

@@ -2,8 +2,8 @@
 // real loopback listener: a full GET, a Range GET, and one the client walks away from.
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { get } from 'node:http';
+import { readdirSync, writeFileSync } from 'node:fs';
+import { get, request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -125,4 +125,63 @@ test('a download the client walks away from: aborted, with fewer octets than the
   expect('rangeLast' in data).toBe(false);
   const text = (await metrics.exposition()).text;
   expect(metricValue(text, 'netboot_http_downloads_total', { role: 'initrd', outcome: 'aborted' })).toBe(1);
+});
+
+// The octets are counted without touching the body on its way (issue #15): from the file's read
+// stream, all of it for a completed download, what it handed on for an aborted one.
+test('the metric counts the body octets only: a whole file, a range, and nothing for HEAD', async () => {
+  await fetchAll(`/files/${ids.kernel}`);
+  await fetchAll(`/files/${ids.kernel}`, { range: 'bytes=-1000' });
+  const head = await new Promise<{ status: number; length: string | undefined }>((resolve, reject) => {
+    request({ host: '127.0.0.1', port, path: `/files/${ids.kernel}`, method: 'HEAD' }, (response) => {
+      response.resume();
+      response.on('end', () => resolve({ status: response.statusCode!, length: response.headers['content-length'] }));
+    }).on('error', reject).end();
+  });
+  expect(head).toEqual({ status: 200, length: String(small.length) });
+  await expect.poll(() => events.length).toBe(2);
+  expect(events.map((e) => e.data!.bytes)).toEqual([small.length, 1000]);
+  const text = (await metrics.exposition()).text;
+  expect(metricValue(text, 'netboot_http_download_bytes_total', { role: 'kernel', outcome: 'completed' })).toBe(small.length + 1000);
+  expect(metricValue(text, 'netboot_http_downloads_total', { role: 'kernel', outcome: 'completed' })).toBe(2);
+});
+
+test('a GET answered 304 (If-None-Match) is recorded with no octets', async () => {
+  const { etag } = (await app.inject({ method: 'HEAD', url: `/files/${ids.kernel}` })).headers;
+  const { status, body } = await fetchAll(`/files/${ids.kernel}`, { 'if-none-match': String(etag) });
+  expect(status).toBe(304);
+  expect(body.length).toBe(0);
+  await expect.poll(() => events.length).toBe(1);
+  expect(events[0]).toMatchObject({ data: { bytes: 0, outcome: 'completed', status: 304 } });
+});
+
+test('aborted downloads: the octets handed on agree between timeline and metric, and no file stays open', async () => {
+  const rootfs = addFile('rootfs', Buffer.alloc(largeSize, 3));
+  const openFds = (): number => readdirSync('/proc/self/fd').length;
+  const before = openFds();
+  const count = 20;
+  for (let i = 0; i < count; i++) {
+    await new Promise<void>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      let received = 0;
+      socket.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        if (received < 256 * 1024) return;
+        socket.destroy();
+        resolve();
+      });
+      socket.write(`GET /files/${rootfs} HTTP/1.1\r\nhost: x\r\n\r\n`);
+    });
+  }
+  await expect.poll(() => events.length).toBe(count);
+  for (const event of events) {
+    expect(event.data).toMatchObject({ outcome: 'aborted', status: 200 });
+    expect(event.data!.bytes).toBeGreaterThanOrEqual(256 * 1024);
+    expect(event.data!.bytes).toBeLessThan(largeSize);
+  }
+  const sum = events.reduce((n, e) => n + Number(e.data!.bytes), 0);
+  const text = (await metrics.exposition()).text;
+  expect(metricValue(text, 'netboot_http_download_bytes_total', { role: 'rootfs', outcome: 'aborted' })).toBe(sum);
+  await expect.poll(openFds).toBeLessThanOrEqual(before);
 });
