@@ -76,10 +76,15 @@ if ((${#missing[@]} > 0)) || { $lists_empty && [[ $(id -u) -eq 0 ]]; }; then
       # libvirtd (and its sockets, which would start it on the first client) serve the whole host; the
       # Redfish test runs a private one in a namespace.
       systemctl disable --now libvirtd libvirtd.socket libvirtd-ro.socket libvirtd-admin.socket \
-        virtlogd virtlogd.socket virtlockd virtlockd.socket >/dev/null 2>&1 || true
-      # libvirt-daemon-system's default network would add a bridge and NAT rules at the next start.
-      rm -f /etc/libvirt/qemu/networks/autostart/default.xml
+        virtlogd virtlogd.socket virtlockd virtlockd.socket libvirt-guests >/dev/null 2>&1 || true
+      # openipmi's init script loads the IPMI drivers for the host's own BMC at boot: the tests run
+      # ipmi_sim by PID instead.
+      systemctl disable --now openipmi >/dev/null 2>&1 || true
+    elif command -v update-rc.d >/dev/null; then
+      update-rc.d openipmi disable >/dev/null 2>&1 || true
     fi
+    # libvirt-daemon-system's default network would add a bridge and NAT rules at the next start.
+    rm -f /etc/libvirt/qemu/networks/autostart/default.xml
   fi
 fi
 

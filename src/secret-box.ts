@@ -5,7 +5,7 @@
 // Sealed form: `nbsec:v1:` + base64url(12-byte random IV | 16-byte tag | ciphertext). GCM's tag makes a
 // changed or truncated value fail to open instead of opening to garbage.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { StoreError } from './errors.js';
 
@@ -25,11 +25,23 @@ export class SecretBox {
   static forDataDir(dataDir: string): SecretBox {
     const file = secretKeyFile(dataDir);
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    // Written whole and synced under a temporary name, then linked into place: link() fails when the
+    // key exists (two starting processes agree on one), and a power cut never leaves an empty key.
+    const draft = `${file}.${process.pid}.tmp`;
     try {
-      writeFileSync(file, `${randomBytes(keyBytes).toString('hex')}\n`, { mode: 0o600, flag: 'wx' });
-      chmodSync(file, 0o600); // whatever the umask
+      const fd = openSync(draft, 'w', 0o600);
+      try {
+        writeFileSync(fd, `${randomBytes(keyBytes).toString('hex')}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      chmodSync(draft, 0o600); // whatever the umask
+      linkSync(draft, file);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StoreError(`cannot create ${file}: ${(err as Error).message}`, { cause: err });
+    } finally {
+      rmSync(draft, { force: true });
     }
     const key = Buffer.from(readFileSync(file, 'utf8').trim(), 'hex');
     if (key.length !== keyBytes) {

@@ -90,9 +90,19 @@ export class MachineService {
     }
     const poll = this.deps.powerPoll;
     if (poll && poll.intervalMs > 0) {
-      this.pollTimer = setInterval(() => void this.pollPower(), poll.intervalMs);
+      // A poll never rejects for a driver's failure (that is power state error); anything else (the
+      // store) is logged here rather than left to end the process as an unhandled rejection.
+      this.pollTimer = setInterval(() => this.pollPower().catch((err: unknown) => this.deps.log.warn({ err }, 'power poll failed')), poll.intervalMs);
       this.pollTimer.unref();
     }
+  }
+
+  /**
+   * Asks a driver made from settings not yet stored (in the clear) for the power state: whether the
+   * appliance can reach that power controller with them. Throws the driver's error when it cannot.
+   */
+  async probePower(settings: PowerSettingsValue): Promise<void> {
+    await this.deps.powerDriver(settings).query();
   }
 
   /** Reads every machine's power state now (the poll's tick; tests call it directly). */

@@ -131,6 +131,10 @@ export class RedfishPowerDriver implements PowerDriver {
       throw new PowerError(`Redfish at ${this.base.host}: the system allows no ResetType for ${action} (it allows ${allowed?.join(', ')})`);
     }
     const target = reset?.target ?? `${path}/Actions/ComputerSystem.Reset`;
+    // The target comes from the BMC's answer: an absolute URL elsewhere would get our credentials.
+    if (new URL(target, this.base).origin !== this.base.origin) {
+      throw new PowerError(`Redfish at ${this.base.host}: the Reset action points at another server (${new URL(target, this.base).origin}); refused`);
+    }
     this.check(await this.call('POST', target, { ResetType: resetType }), `Reset ${resetType}`);
     this.options.log?.info({ bmc: this.base.host, resetType }, 'redfish reset done');
   }

@@ -9,6 +9,7 @@ import { MachineService } from '../../src/machines/service.js';
 import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
 import type { Store } from '../../src/store/index.js';
 import { sampleInventory, silentLog } from '../support/fixtures.js';
+import { FakePowerDriver } from '../support/power.js';
 import { operatorToken as token, testAppliance, type TestAppliance } from '../support/appliance.js';
 
 const auth = { authorization: `Bearer ${token}` };
@@ -16,6 +17,11 @@ const script = (name: string, kind: 'commissioning' | 'testing', body = 'exit 0'
   name, kind, description: '', timeoutSeconds: 60, parameters: {}, tags: [], content: Buffer.from(`#!/bin/sh\n${body}\n`), builtin: true,
 });
 const builtin = [script('00-inventory', 'commissioning'), script('50-memory', 'testing')];
+/** The IPMI BMCs these tests report have no real BMC behind them: their query answers from here. */
+let bmcQuery: () => Promise<'on' | 'off'> = () => Promise.resolve('off');
+const powerDriver = (settings: { readonly type: string }) => settings.type === 'ipmi'
+  ? Object.assign(new FakePowerDriver(), { query: () => bmcQuery() })
+  : createPowerDriver(parsePowerSettings(settings));
 
 
 describe('operator API and machine callbacks', () => {
@@ -28,7 +34,8 @@ describe('operator API and machine callbacks', () => {
   beforeEach(async () => {
     // The whole appliance as `serve` builds it, not listening; no DHCP, so tokens are not bound to an
     // address here (test/security/boot-side.test.ts binds them).
-    appliance = await testAppliance({ builtinScripts: builtin });
+    bmcQuery = () => Promise.resolve('off');
+    appliance = await testAppliance({ builtinScripts: builtin, powerDriver });
     ({ store, service } = appliance);
     api = appliance.apiApp!;
     boot = appliance.bootApp!;
@@ -155,6 +162,7 @@ describe('operator API and machine callbacks', () => {
     expect((await callback(runToken, 'POST', 'results', posted)).statusCode).toBe(204);
     const shown = await api.inject({ method: 'GET', url: `/api/v1/machines/${machine.id}/results`, headers: auth });
     expect(shown.json()[0].results[0].files).toEqual({});
+    await expect.poll(() => store.machines.get(machine.id)!.power.type).toBe('ipmi'); // after the BMC answered the new user
     const timeline = await api.inject({ method: 'GET', url: `/api/v1/machines/${machine.id}/events`, headers: auth });
     expect(timeline.body).toContain('IPMI BMC at 10.0.0.5');
     // A manual machine is powered through that BMC from now on, with the user made for us; the
@@ -164,6 +172,19 @@ describe('operator API and machine callbacks', () => {
     expect(timeline.body).not.toContain(password);
     expect(JSON.stringify(store.machines.get(machine.id)!.power)).not.toContain(password);
     expect(`${shown.body}${timeline.body}${JSON.stringify(view)}`).not.toContain(password);
+  });
+
+  test('a BMC the appliance cannot reach with the new user: noted with the reason, the settings stay', async () => {
+    bmcQuery = () => Promise.reject(new Error('ipmitool: no answer from 10.0.0.7 (password Zz9yXx8wVv7uTt6s refused)'));
+    const machine = enlisted();
+    await action(machine.id, 'commission');
+    const runToken = store.machines.get(machine.id)!.token!;
+    const credentials = { driver: 'ipmi', address: '10.0.0.7', mac: '', channel: 1, user: 'netboot', password: 'Zz9yXx8wVv7uTt6s', created: true };
+    await callback(runToken, 'POST', 'results', result('00-inventory', 'commissioning', 0, '', { 'bmc-credentials.json': Buffer.from(JSON.stringify(credentials)).toString('base64') }));
+    const notes = () => store.events.forMachine(machine.id).map((e) => e.detail);
+    await expect.poll(() => notes().some((d) => d.startsWith('power settings unchanged: the BMC did not answer'))).toBe(true);
+    expect(store.machines.get(machine.id)!.power).toEqual({ type: 'manual' });
+    expect(notes().join('\n')).not.toContain('Zz9yXx8wVv7uTt6s');
   });
 
   test('a BMC found on a machine the operator powers otherwise (QMP): noted, its driver stays', async () => {
