@@ -163,7 +163,9 @@ describe('probe inputs (F3, F7, F8, F12)', () => {
       const tar = await boot.inject({ url: '/api/v1/machine/scripts?phase=commissioning', headers: { authorization: `Bearer ${machine.token}` } });
       expect(tar.statusCode).toBe(200);
       const files = await untar(tar.rawPayload);
-      expect([...files.keys()].sort()).toEqual(['index.tsv', 'scripts/00-inventory']);
+      // The built-in script carries only the appliance's own commissioning parameters (config bmc).
+      expect([...files.keys()].sort()).toEqual(['index.tsv', 'scripts/00-inventory', 'scripts/00-inventory.env']);
+      expect(files.get('scripts/00-inventory.env')).toBe("BMC_CREATE_USER='1'\nBMC_USERNAME='netboot'\n");
       // since(0): events of a machine added by hand have no machine id yet (code review item 5).
       const skipped = store.events.since(0).filter((e) => e.mac === machine.bootMac).filter((e) => e.type === 'scripts' && e.detail.startsWith('skipped 99-old'));
       expect(skipped.length).toBeGreaterThan(0);
