@@ -174,7 +174,10 @@ export class LeasePool {
   hold(offer: PendingOffer): void {
     const address = parseIpv4(offer.ip)!;
     const previous = this.offerByMac.get(offer.mac);
-    if (previous !== undefined && previous !== address) this.offers.delete(previous);
+    // Drop the client's earlier hold, but only if it is still its own: once that offer expired, the
+    // address may have been offered to another client, whose hold must stay (a property test found a
+    // third client's SELECTING REQUEST granted an address held for another).
+    if (previous !== undefined && previous !== address && this.offers.get(previous)?.mac === offer.mac) this.offers.delete(previous);
     this.offers.set(address, offer);
     this.offerByMac.set(offer.mac, address);
     this.addressesOf(address)?.taken(address, offer.expiresAt);
