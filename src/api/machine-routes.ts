@@ -5,7 +5,7 @@ import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync } from 'fastify';
 import { ValidationError } from '../errors.js';
 import { allowedEvents, operatorEventTypes, type LifecycleEvent, type OperatorEventType } from '../machines/lifecycle.js';
-import type { Machine } from '../machines/model.js';
+import { machineMacs, type Machine } from '../machines/model.js';
 import { facts } from '../machines/service.js';
 import { PowerSettingsSchema, publicPowerSettings } from '../power/index.js';
 import type { ScriptRun } from '../store/index.js';
@@ -58,7 +58,8 @@ export function matchesFilter(m: Machine, f: MachineFilterQuery): boolean {
 }
 
 const AddBody = Closed({
-  mac: MacInput,
+  // Absent: a machine added by its BMC alone (ipmi, redfish), matched when it enlists (service.addByBmc).
+  mac: Type.Optional(MacInput),
   power: PowerSettingsSchema,
   hostname: Type.Optional(Hostname),
   skipTests: Type.Optional(Type.Boolean()),
@@ -125,14 +126,14 @@ export const machineRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
 
   app.get('/machines/:id', { schema: { params: Id } }, async (request) => {
     const machine = service.get((request.params as Static<typeof Id>).id);
-    const macs = machine.inventory?.nics.map((n) => n.mac) ?? [machine.bootMac];
+    const macs = machineMacs(machine);
     return { ...machineView(machine), relays: macs.map((m) => store.relays.byMac(m)).filter(Boolean) };
   });
 
   app.post('/machines', { schema: { body: AddBody } }, async (request, reply) => {
     const body = request.body as Static<typeof AddBody>;
     const machine = service.add({
-      mac: body.mac, power: body.power, ...(body.hostname ? { hostname: body.hostname } : {}), ...(body.skipTests ? { skipTests: true } : {}),
+      ...(body.mac ? { mac: body.mac } : {}), power: body.power, ...(body.hostname ? { hostname: body.hostname } : {}), ...(body.skipTests ? { skipTests: true } : {}),
     });
     return reply.code(201).send(machineView(machine));
   });

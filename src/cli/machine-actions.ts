@@ -77,12 +77,14 @@ export function registerMachineActions(machines: Command, program: Command): voi
       printMachine(await api().call('POST', `/machines/${encodeURIComponent(key)}/actions/mark-broken`, body), options.json);
     });
 
-  addPowerOptions(machines.command('add').description('add a machine by hand; commissioning starts at once')
-    .argument('<mac>').requiredOption('--power <driver>', powerHelp))
+  addPowerOptions(machines.command('add')
+    .description('add a machine by hand; commissioning starts at once. Without <mac>, by its BMC alone (ipmi, redfish): '
+      + 'it is powered on to netboot, matched by the BMC address it reports when it enlists, then commissioned')
+    .argument('[mac]').requiredOption('--power <driver>', powerHelp))
     .option('--hostname <name>').option('--skip-tests', 'skip the testing phase').option('--json', 'print JSON')
-    .action(async (mac: string, options: PowerFlags & { power: string; hostname?: string; skipTests?: boolean; json?: boolean }) => {
+    .action(async (mac: string | undefined, options: PowerFlags & { power: string; hostname?: string; skipTests?: boolean; json?: boolean }) => {
       printMachine(await api().call('POST', '/machines', {
-        mac, power: parsePowerOption(options.power, options, cliEnvironment()),
+        ...(mac ? { mac } : {}), power: parsePowerOption(options.power, options, cliEnvironment()),
         ...(options.hostname ? { hostname: options.hostname } : {}), ...(options.skipTests ? { skipTests: true } : {}),
       }), options.json);
     });

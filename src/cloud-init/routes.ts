@@ -20,6 +20,7 @@ import {
   checkRendered, renderCmdlineConfig, renderMetaData, renderNetworkConfig, renderUserData, renderVendorData,
   seedDocuments, type SeedContext, type SeedDocument,
 } from './render.js';
+import { eventKey } from '../machines/boot.js';
 
 export interface CloudInitRouteDeps {
   /** Token and address together: the seed holds operator user-data (src/machines/boot-auth.ts). */
@@ -150,7 +151,7 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
     const { document } = request.params as { document: SeedDocument };
     const machine = machineOf(request);
     const text = deps.cache.get(machine, document, () => checkRendered(document, render(document, machine)));
-    if (request.method === 'GET') deps.events.record({ mac: machine.bootMac, type: 'cloud-init', detail: `fetched ${document}` });
+    if (request.method === 'GET') deps.events.record({ ...eventKey(machine), type: 'cloud-init', detail: `fetched ${document}` });
     return reply.type('text/plain; charset=utf-8').send(text);
   });
 
@@ -160,7 +161,7 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
     const { document } = request.params as { document: TargetDocument };
     const machine = machineOf(request);
     const text = deps.cache.get(machine, `target/${document}`, () => checkRendered(document, renderTarget(document, machine)));
-    if (request.method === 'GET') deps.events.record({ mac: machine.bootMac, type: 'cloud-init', detail: `installer fetched the deployed system's ${document}` });
+    if (request.method === 'GET') deps.events.record({ ...eventKey(machine), type: 'cloud-init', detail: `installer fetched the deployed system's ${document}` });
     return reply.type('text/plain; charset=utf-8').send(text);
   });
 
@@ -182,7 +183,7 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
     }
     const env = environmentOf(machine);
     const detail = timelineDetail(event);
-    if (detail) deps.events.record({ mac: machine.bootMac, type: 'cloud-init', detail });
+    if (detail) deps.events.record({ ...eventKey(machine), type: 'cloud-init', detail });
     // cloud-init's last stage is over (with its result: FAIL means "up, with errors", deploy.md §0.3).
     if ('system' in env && event.name === 'modules-final' && event.event_type === 'finish') deps.systemFinished?.(machine, event.result ?? 'SUCCESS');
     return reply.code(204).send();
@@ -193,7 +194,7 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
     const env = environmentOf(machine);
     const form = new URLSearchParams(String(request.body ?? ''));
     const instance = form.get('instance_id');
-    deps.events.record({ mac: machine.bootMac, type: 'cloud-init', detail: `finished${instance ? ` (instance ${instance.slice(0, 80)})` : ''}` });
+    deps.events.record({ ...eventKey(machine), type: 'cloud-init', detail: `finished${instance ? ` (instance ${instance.slice(0, 80)})` : ''}` });
     if ('system' in env) deps.systemFinished?.(machine, 'SUCCESS');
     return reply.code(204).send();
   });

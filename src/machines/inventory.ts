@@ -44,6 +44,12 @@ export const InventorySchema = Closed({
     serial: SafeText(256),
     uuid: SafeText(64),
   }),
+  // The BMC as the machine sees it in-band (ipmitool lan print over /dev/ipmi0): a machine added by
+  // its BMC alone is matched to its record by this address when it enlists (issue 14).
+  bmc: Type.Optional(Closed({
+    address: Type.String({ pattern: '^[0-9]{1,3}(\\.[0-9]{1,3}){3}$', maxLength: 15, description: 'the BMC LAN channel IPv4 address' }),
+    mac: Type.Optional(Mac),
+  })),
 });
 
 export type Inventory = Static<typeof InventorySchema>;

@@ -11,6 +11,7 @@ import type { PowerAction, PowerDriver, PowerState } from '../power/driver.js';
 import type { Store } from '../store/index.js';
 import type { Machine, MachinePowerState, PowerSettingsValue } from './model.js';
 import { PowerQueue } from './power-queue.js';
+import { eventKey } from './boot.js';
 
 export interface PowerControlDeps {
   readonly store: Store;
@@ -50,7 +51,7 @@ export class PowerControl {
    * machines boot from the network anyway. Returns whether the action succeeded.
    */
   async act(machine: Machine, action: PowerAction): Promise<boolean> {
-    const record = (type: 'power' | 'power-failed' | 'note', detail: string) => this.deps.store.events.record({ mac: machine.bootMac, type, detail });
+    const record = (type: 'power' | 'power-failed' | 'note', detail: string) => this.deps.store.events.record({ ...eventKey(machine), type, detail });
     try {
       const driver = this.driverFor(machine);
       if (action !== 'off' && driver.setNextBootNetwork) {
@@ -120,7 +121,7 @@ export class PowerControl {
     if (before.powerState === state && before.powerError === error) return;
     const was = before.powerState === 'error' ? ` (was error: ${before.powerError})` : '';
     const detail = state === 'error' ? `error: ${error}` : `${state}${was}`;
-    this.deps.store.events.record({ mac: before.bootMac, type: 'power-state', detail, data: { state } });
+    this.deps.store.events.record({ ...eventKey(before), type: 'power-state', detail, data: { state } });
   }
 
   /**

@@ -13,12 +13,12 @@ import { machineMacProblem } from '../schemas.js';
 import type { MachinePatch, Store } from '../store/index.js';
 import type { PowerDriver, PowerState } from '../power/driver.js';
 import { hasOpenSecrets, type SecretCipher } from '../power/sealing.js';
-import { powerSettingsWarnings } from '../power/registry.js';
+import { bmcAddressOf, powerSettingsWarnings } from '../power/registry.js';
 import {
   factsAfter, transition, type Effect, type LifecycleEvent, type MachineFacts, type RunPhase, type TimerName,
 } from './lifecycle.js';
 import type { Deployment, EraseMode, Machine, PowerSettingsValue } from './model.js';
-import { normaliseMac } from './boot.js';
+import { eventKey, normaliseMac } from './boot.js';
 import { chooseMachine, type AllocationConstraints } from './allocation.js';
 import { scriptProblem, ScriptCatalogue, type RunnableScript } from './scripts.js';
 import { MachineTimers } from './timers.js';
@@ -168,8 +168,12 @@ export class MachineService {
     return machine;
   }
 
-  /** A machine added by hand: MAC and power settings; commissioning starts at once (as in MAAS). */
-  add(fields: { mac: string; power: PowerSettingsValue; hostname?: string; skipTests?: boolean }): Machine {
+  /**
+   * A machine added by hand: MAC and power settings; commissioning starts at once (as in MAAS).
+   * Without a MAC, by its BMC alone (addByBmc).
+   */
+  add(fields: { mac?: string; power: PowerSettingsValue; hostname?: string; skipTests?: boolean }): Machine {
+    if (fields.mac === undefined) return this.addByBmc(fields);
     const mac = normaliseMac(fields.mac);
     if (!mac) throw new ConflictError(`'${fields.mac}' is not a MAC address`);
     // Probe F12: broadcast, multicast and all-zero MACs were added as machines.
@@ -177,9 +181,7 @@ export class MachineService {
     if (problem) throw new ValidationError(problem);
     const existing = this.deps.store.machines.byMac(mac);
     if (existing) throw new ConflictError(`MAC ${mac} already belongs to machine ${existing.id} (${existing.hostname})`);
-    if (fields.hostname && this.deps.store.machines.get(fields.hostname)) {
-      throw new ConflictError(`hostname ${fields.hostname} is taken`);
-    }
+    this.assertHostnameFree(fields.hostname);
     const machine = this.deps.store.machines.create({
       bootMac: mac, power: this.power.seal(fields.power), ...(fields.hostname ? { hostname: fields.hostname } : {}),
     });
@@ -188,6 +190,50 @@ export class MachineService {
     this.deps.store.events.record({ mac, type: 'machine-added', detail: `${machine.id} by hand, power ${fields.power.type}` });
     this.warnAboutPower(machine, fields.power);
     return this.act(machine.id, { type: 'commission', ...(fields.skipTests ? { skipTests: true } : {}) });
+  }
+
+  /**
+   * A machine added by its BMC alone (issue 14; what Ironic's inspection does): the record waits in
+   * New with no boot MAC while the BMC sets the next boot to the network and powers it on. It
+   * enlists as an unknown machine would, reporting its BMC's LAN address in-band; enlistment matches
+   * it to this record by that address (claimByBmcAddress) and commissioning starts (onClaimed).
+   */
+  private addByBmc(fields: { power: PowerSettingsValue; hostname?: string; skipTests?: boolean }): Machine {
+    const address = bmcAddressOf(fields.power);
+    if (!address) {
+      throw new ValidationError(`a machine added without a MAC is found by its BMC: give power type ipmi or redfish with the BMC's address (not ${fields.power.type})`);
+    }
+    const { machines, events } = this.deps.store;
+    const twin = machines.list().find((m) => m.bootMac === null && bmcAddressOf(m.power) === address);
+    if (twin) throw new ConflictError(`machine ${twin.id} (${twin.hostname}), added by the same BMC address ${address}, has not enlisted yet: delete it or wait`);
+    this.assertHostnameFree(fields.hostname);
+    const created = machines.create({
+      bootMac: null, power: this.power.seal(fields.power), skipTests: fields.skipTests === true,
+      ...(fields.hostname ? { hostname: fields.hostname } : {}),
+    });
+    const machine = machines.update(created.id, { statusMessage: `waiting for its first network boot: powered on through its BMC at ${address}` })!;
+    events.record({ ...eventKey(machine), type: 'machine-added', detail: `${machine.id} by its BMC at ${address} (power ${fields.power.type}); it is matched when it enlists` });
+    this.warnAboutPower(machine, fields.power);
+    this.carryOut(machine, [{ kind: 'power', action: 'on' }]);
+    return machine;
+  }
+
+  /**
+   * The first boot of a machine added by its BMC has enlisted it (src/machines/enlistment.ts):
+   * commissioning starts, as for a machine added by MAC. A refusal (it was locked meanwhile) leaves
+   * it New, on its timeline.
+   */
+  enlistedByBmc(machine: Machine): Machine {
+    try {
+      return this.act(machine.id, { type: 'commission', ...(machine.skipTests ? { skipTests: true } : {}) });
+    } catch (error) {
+      this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: `commissioning not started: ${(error as Error).message}` });
+      return this.get(machine.id);
+    }
+  }
+
+  private assertHostnameFree(hostname: string | undefined): void {
+    if (hostname && this.deps.store.machines.get(hostname)) throw new ConflictError(`hostname ${hostname} is taken`);
   }
 
   /** Lock, notes, zone, pool, power, hostname: fields outside the table. A lock blocks power changes too. */
@@ -204,11 +250,11 @@ export class MachineService {
       if (other && other.id !== machine.id) throw new ConflictError(`hostname ${patch.hostname} is taken by ${other.id}`);
     }
     if (patch.locked !== undefined && patch.locked !== machine.locked) {
-      this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: patch.locked ? 'locked' : 'unlocked' });
+      this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: patch.locked ? 'locked' : 'unlocked' });
     }
     const updated = machines.update(machine.id, patch.power === undefined ? patch : { ...patch, power: this.power.seal(patch.power) })!;
     if (patch.power !== undefined) {
-      this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: `power settings changed (${patch.power.type})` });
+      this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: `power settings changed (${patch.power.type})` });
       this.warnAboutPower(updated, patch.power);
     }
     return updated;
@@ -218,7 +264,7 @@ export class MachineService {
   private warnAboutPower(machine: Machine, power: PowerSettingsValue): void {
     for (const warning of powerSettingsWarnings(power)) {
       this.deps.log.warn({ machine: machine.id }, warning);
-      this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: `warning: ${warning}` });
+      this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: `warning: ${warning}` });
     }
   }
 
@@ -240,7 +286,7 @@ export class MachineService {
     }
     const machine = unlocked();
     const updated = this.deps.store.machines.update(machine.id, { userData: value })!;
-    this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: value === '' ? 'user-data cleared' : `user-data set (${summary})` });
+    this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: value === '' ? 'user-data cleared' : `user-data set (${summary})` });
     return updated;
   }
 
@@ -259,7 +305,7 @@ export class MachineService {
       const problem = scriptProblem(script);
       if (problem === undefined) return true;
       this.deps.log.warn({ script: script.name, mac: machine.bootMac }, `script ${script.name} skipped: ${problem}`);
-      if (machine.bootMac) this.deps.store.events.record({ mac: machine.bootMac, type: 'scripts', detail: `skipped ${script.name}: ${problem}` });
+      this.deps.store.events.record({ ...eventKey(machine), type: 'scripts', detail: `skipped ${script.name}: ${problem}` });
       return false;
     });
   }
@@ -290,11 +336,11 @@ export class MachineService {
           case 'boot-purpose': patch.bootPurpose = effect.purpose; break;
           case 'start-timer': patch.timer = { name: effect.timer, deadline: this.now() + this.deps.timeouts[effect.timer] * 1000 }; break;
           case 'cancel-timer': patch.timer = null; break;
-          case 'note': store.events.record({ mac: before.bootMac, type: 'note', detail: effect.message }); break;
+          case 'note': store.events.record({ ...eventKey(before), type: 'note', detail: effect.message }); break;
           case 'power': case 'confirm-power': break; // queued after the transaction (carryOut)
         }
       }
-      store.events.record({ mac: before.bootMac, type: 'state', detail: `${before.state} -> ${state}${patch.statusMessage ? `: ${patch.statusMessage}` : ''}` });
+      store.events.record({ ...eventKey(before), type: 'state', detail: `${before.state} -> ${state}${patch.statusMessage ? `: ${patch.statusMessage}` : ''}` });
       const after = store.machines.update(before.id, patch)!;
       if (patch.timer === null) this.timers.disarm(after.id);
       else if (patch.timer) this.timers.arm(after.id, patch.timer.deadline);
@@ -331,7 +377,7 @@ export class MachineService {
   private async confirmPower(machine: Machine, want: PowerState, mark: PhaseMark): Promise<void> {
     const { intervalMs, attempts } = this.deps.powerConfirm ?? defaultPowerConfirm;
     const sleep = this.deps.sleep ?? defaultSleep;
-    const record = (type: 'power' | 'note', detail: string) => this.deps.store.events.record({ mac: machine.bootMac, type, detail });
+    const record = (type: 'power' | 'note', detail: string) => this.deps.store.events.record({ ...eventKey(machine), type, detail });
     let lastError = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (this.closing.signal.aborted || !this.stillIn(machine.id, mark)) return;

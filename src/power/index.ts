@@ -15,7 +15,7 @@ export { WebhookPowerDriver, type WebhookSettings } from './webhook.js';
 export { hasOpenSecrets, openPowerSettings, sealPowerSettings, type SecretCipher } from './sealing.js';
 
 export {
-  ManualPowerSettingsSchema, PowerSettingsSchema, QemuPowerSettingsSchema, powerDrivers, powerDriverEntry, powerSettingsWarnings,
+  bmcAddressOf, ManualPowerSettingsSchema, PowerSettingsSchema, QemuPowerSettingsSchema, powerDrivers, powerDriverEntry, powerSettingsWarnings,
   publicPowerSettings, secretMask, type PowerDriverEntry, type PowerDriverOptions, type PowerSettings,
 } from './registry.js';
 
