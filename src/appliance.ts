@@ -127,6 +127,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
         deploying: config.lifecycle.deployingTimeout, releasing: config.lifecycle.releasingTimeout,
         erasing: config.lifecycle.erasingTimeout, rescue: config.lifecycle.rescueTimeout,
       },
+      enlistingTimeout: config.lifecycle.enlistingTimeout,
       ...(overrides.now ? { now: overrides.now } : {}),
     });
     service.start();

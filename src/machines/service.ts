@@ -35,6 +35,8 @@ export interface MachineServiceDeps {
   readonly powerPoll?: { readonly intervalMs: number; readonly concurrency: number };
   /** Seconds each life-cycle timer runs before the machine is failed for not calling back. */
   readonly timeouts: Readonly<Record<TimerName, number>>;
+  /** Seconds a machine added by its BMC alone has to enlist after the power-on (config lifecycle.enlistingTimeout; 1800). */
+  readonly enlistingTimeout?: number;
   /** The built-in scripts (src/enlist/scripts.ts loads them); with the stored ones they form `scripts`. */
   readonly builtinScripts: readonly RunnableScript[];
   readonly log: Logger;
@@ -211,7 +213,13 @@ export class MachineService {
       bootMac: null, power: this.power.seal(fields.power), skipTests: fields.skipTests === true,
       ...(fields.hostname ? { hostname: fields.hostname } : {}),
     });
-    const machine = machines.update(created.id, { statusMessage: `waiting for its first network boot: powered on through its BMC at ${address}` })!;
+    // Its own timer, outside the table (New runs none): a machine that never enlists is powered off
+    // again with a reason (enlistingTimedOut), not left on with the record waiting forever.
+    const deadline = this.now() + (this.deps.enlistingTimeout ?? 1800) * 1000;
+    const machine = machines.update(created.id, {
+      statusMessage: `waiting for its first network boot: powered on through its BMC at ${address}`, timer: { name: enlistingTimer, deadline },
+    })!;
+    this.timers.arm(machine.id, deadline);
     events.record({ ...eventKey(machine), type: 'machine-added', detail: `${machine.id} by its BMC at ${address} (power ${fields.power.type}); it is matched when it enlists` });
     this.warnAboutPower(machine, fields.power);
     this.carryOut(machine, [{ kind: 'power', action: 'on' }]);
@@ -230,6 +238,18 @@ export class MachineService {
       this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: `commissioning not started: ${(error as Error).message}` });
       return this.get(machine.id);
     }
+  }
+
+  /** A machine added by its BMC did not enlist in time: powered off, New with the reason, still claimable. */
+  private enlistingTimedOut(machine: Machine): void {
+    if (machine.state !== 'New' || machine.bootMac !== null) return;
+    const address = bmcAddressOf(machine.power) ?? 'its BMC';
+    const seconds = this.deps.enlistingTimeout ?? 1800;
+    const reason = `did not enlist within ${seconds} s of being powered on through its BMC at ${address}: check that it boots from `
+      + 'the network on the boot network (firmware boot order, the NIC that is cabled), then add it again or power it on by hand';
+    const after = this.deps.store.machines.update(machine.id, { statusMessage: reason, timer: null })!;
+    this.deps.store.events.record({ ...eventKey(after), type: 'note', detail: `${reason}; powering off` });
+    this.carryOut(after, [{ kind: 'power', action: 'off' }]);
   }
 
   private assertHostnameFree(hostname: string | undefined): void {
@@ -424,6 +444,7 @@ export class MachineService {
   private onTimer(id: string, deadline: number): void {
     const machine = this.deps.store.machines.get(id);
     if (!machine?.timer || machine.timer.deadline !== deadline) return; // replaced or cancelled meanwhile
+    if (machine.timer.name === enlistingTimer) return this.enlistingTimedOut(machine);
     try {
       this.act(id, { type: 'timeout' });
     } catch (err) {
@@ -431,6 +452,9 @@ export class MachineService {
     }
   }
 }
+
+/** The timer of a machine added by its BMC that has not enlisted yet (not one of the table's). */
+const enlistingTimer = 'enlisting';
 
 export function facts(machine: Machine): MachineFacts {
   return {

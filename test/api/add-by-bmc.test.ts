@@ -3,7 +3,7 @@
 // machine's first boot enlists it reporting its BMC's LAN address in-band, which claims the record,
 // and commissioning starts. The BMC here is a fake driver (the real ones: test/interop, and the
 // QEMU end-to-end test behind ipmi_sim); what is tested is the matching and what it changes.
-import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../src/store/index.js';
 import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
@@ -26,10 +26,13 @@ describe('a machine added by its BMC alone', () => {
   let api: FastifyInstance;
   let boot: FastifyInstance;
   let bmc: FakePowerDriver;
+  let clock: number;
 
   beforeEach(async () => {
     bmc = new FakePowerDriver();
+    clock = Date.UTC(2026, 11, 6, 12, 0, 0);
     appliance = await testAppliance({
+      config: { 'lifecycle.enlistingTimeout': 600 }, now: () => clock,
       builtinScripts: [], powerDriver: (settings) => (settings.type === 'ipmi' ? bmc : createPowerDriver(parsePowerSettings(settings))),
     });
     ({ store } = appliance);
@@ -64,7 +67,7 @@ describe('a machine added by its BMC alone', () => {
     // The agent reads this state: Commissioning tells it to wait for the power cycle, not power off.
     expect(claimed.json()).toMatchObject({ id: waiting.id, state: 'Commissioning', created: false });
     const machine = store.machines.get(waiting.id)!;
-    expect(machine).toMatchObject({ bootMac: '52:54:00:00:20:01', state: 'Commissioning', statusMessage: '' });
+    expect(machine).toMatchObject({ bootMac: '52:54:00:00:20:01', state: 'Commissioning', statusMessage: '', timer: { name: 'commissioning' } });
     expect(machine.inventory?.bmc).toEqual({ address: '10.0.0.5', mac: '52:54:00:aa:bb:cc' });
     expect(store.machines.byMac('52:54:00:00:20:01')?.id).toBe(waiting.id);
     await appliance.service.powerSettled(waiting.id);
@@ -109,5 +112,22 @@ describe('a machine added by its BMC alone', () => {
     const id = (redfish.json() as { id: string }).id;
     const claimed = await enlist(inventory('52:54:00:00:20:04', '10.0.0.7'));
     expect(claimed.json()).toMatchObject({ id, state: 'Commissioning' });
+  });
+
+  test('a machine that never enlists is powered off again with the reason, and survives a restart as it was', async () => {
+    const { id } = (await add({ power: bmcPower('10.0.0.5') })).json() as { id: string };
+    expect(store.machines.get(id)?.timer).toMatchObject({ name: 'enlisting', deadline: clock + 600_000 });
+    await appliance.service.powerSettled(id);
+    clock += 601_000;
+    appliance.service.start(); // re-arms stored timers, as after a restart: this one is due
+    await vi.waitFor(() => expect(store.machines.get(id)?.timer).toBeNull());
+    await appliance.service.powerSettled(id);
+    expect(bmc.actions).toEqual(['on', 'off']);
+    const machine = store.machines.get(id)!;
+    expect(machine).toMatchObject({ state: 'New', bootMac: null });
+    expect(machine.statusMessage).toMatch(/^did not enlist within 600 s of being powered on through its BMC at 10\.0\.0\.5: check that it boots from the network/);
+    expect(timeline(id).slice(-2)).toEqual([expect.stringMatching(/^note: did not enlist within 600 s.*; powering off$/), 'power: off (ipmi)']);
+    // Still the record of that BMC: a late first boot is claimed all the same.
+    expect((await enlist(inventory('52:54:00:00:20:01', '10.0.0.5'))).json()).toMatchObject({ id, state: 'Commissioning' });
   });
 });
