@@ -68,7 +68,7 @@ export class PowerControl {
       const reason = this.reason(machine, err);
       this.deps.log.warn({ machine: machine.id, reason }, `power ${action} failed`);
       record('power-failed', `${action}: ${reason}`);
-      this.remember(machine.id, 'error', `${action}: ${reason}`);
+      this.remember(machine, 'error', `${action}: ${reason}`);
       return false;
     }
   }
@@ -77,12 +77,12 @@ export class PowerControl {
   async read(machine: Machine): Promise<PowerState | undefined> {
     try {
       const state = await this.driverFor(machine).query();
-      this.remember(machine.id, state, '');
+      this.remember(machine, state, '');
       return state;
     } catch (err) {
       const reason = this.reason(machine, err);
       this.deps.log.debug({ machine: machine.id, reason }, 'power query failed');
-      this.remember(machine.id, 'error', reason);
+      this.remember(machine, 'error', reason);
       return undefined;
     }
   }
@@ -112,11 +112,25 @@ export class PowerControl {
     }
   }
 
-  /** Stores what was learnt; a change of state or of the error's reason goes on the timeline. */
-  private remember(id: string, state: MachinePowerState, error: string): void {
-    const before = this.deps.store.machines.get(id);
+  /**
+   * The power settings changed: what was read or failed with the old ones (a wrong address's
+   * 'error') says nothing about the new BMC, so the state is 'unknown' until the next read.
+   */
+  settingsChanged(machine: Machine): void {
+    this.remember(machine, 'unknown', '');
+  }
+
+  /**
+   * Stores what was learnt with `used` (the machine as the action or query saw it); a change of
+   * state or of the error's reason goes on the timeline. An answer got with power settings that
+   * have been replaced meanwhile (an action queued before `machines set --power`) is dropped: it
+   * would put the old BMC's error back on the machine.
+   */
+  private remember(used: Machine, state: MachinePowerState, error: string): void {
+    const before = this.deps.store.machines.get(used.id);
     if (!before) return; // deleted meanwhile
-    this.deps.store.machines.setPowerState(id, state, error, this.deps.now());
+    if (JSON.stringify(before.power) !== JSON.stringify(used.power)) return;
+    this.deps.store.machines.setPowerState(used.id, state, error, this.deps.now());
     if (before.powerState === state && before.powerError === error) return;
     const was = before.powerState === 'error' ? ` (was error: ${before.powerError})` : '';
     const detail = state === 'error' ? `error: ${error}` : `${state}${was}`;

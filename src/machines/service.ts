@@ -206,9 +206,11 @@ export class MachineService {
     if (patch.locked !== undefined && patch.locked !== machine.locked) {
       this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: patch.locked ? 'locked' : 'unlocked' });
     }
-    const updated = machines.update(machine.id, patch.power === undefined ? patch : { ...patch, power: this.power.seal(patch.power) })!;
+    let updated = machines.update(machine.id, patch.power === undefined ? patch : { ...patch, power: this.power.seal(patch.power) })!;
     if (patch.power !== undefined) {
       this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: `power settings changed (${patch.power.type})` });
+      this.power.settingsChanged(updated);
+      updated = machines.get(machine.id)!;
       this.warnAboutPower(updated, patch.power);
     }
     return updated;

@@ -217,3 +217,27 @@ describe('a machine added by hand', () => {
     expect(seen).toContainEqual('power: cycle (manual)');
   });
 });
+
+describe('new power settings', () => {
+  test('reset a stale error to unknown, clear its reason, and say so on the timeline', async () => {
+    const id = machineIn('Ready', { power: { type: 'ipmi', address: '10.0.0.9' } });
+    driver.failures.query = 'no answer from the BMC';
+    await service.pollPower();
+    expect(store.machines.get(id)).toMatchObject({ powerState: 'error', powerError: 'no answer from the BMC' });
+    const updated = service.update(id, { power: { type: 'ipmi', address: '10.0.0.10' } });
+    expect(updated).toMatchObject({ powerState: 'unknown', powerError: '' });
+    expect(store.machines.get(id)).toMatchObject({ powerState: 'unknown', powerError: '' });
+    expect(timeline(id)).toContainEqual('power-state: unknown (was error: no answer from the BMC)');
+  });
+
+  test('an action queued with the old settings does not put its error back', async () => {
+    const id = machineIn('New', { power: { type: 'ipmi', address: '10.0.0.9' } });
+    driver.delays.cycle = 50;
+    driver.failures.cycle = 'the BMC refused the password';
+    service.act(id, { type: 'commission' });
+    service.update(id, { power: { type: 'ipmi', address: '10.0.0.10' } });
+    await service.powerSettled(id);
+    expect(store.machines.get(id)).toMatchObject({ powerState: 'unknown', powerError: '' });
+    expect(timeline(id)).toContainEqual(expect.stringMatching(/^power-failed: cycle: the BMC refused/));
+  });
+});
