@@ -7,7 +7,7 @@
 // an error at the next good answer.
 import type { Logger } from 'pino';
 import { openPowerSettings, sealPowerSettings, secretValues, type SecretCipher } from '../power/sealing.js';
-import type { PowerAction, PowerDriver, PowerState } from '../power/driver.js';
+import type { BootFirmware, PowerAction, PowerDriver, PowerState } from '../power/driver.js';
 import type { Store } from '../store/index.js';
 import type { Machine, MachinePowerState, PowerSettingsValue } from './model.js';
 import { PowerQueue } from './power-queue.js';
@@ -55,7 +55,7 @@ export class PowerControl {
       const driver = this.driverFor(machine);
       if (action !== 'off' && driver.setNextBootNetwork) {
         try {
-          await driver.setNextBootNetwork();
+          await driver.setNextBootNetwork(firmwareOf(machine));
         } catch (err) {
           record('note', `next boot from the network not set (${machine.power.type}): ${this.reason(machine, err)}; powering ${action === 'on' ? 'on' : 'cycling'} anyway`);
         }
@@ -154,4 +154,16 @@ export class PowerControl {
       return []; // sealed with another key: nothing opened, so nothing in the clear to blank
     }
   }
+}
+
+/**
+ * The firmware a machine's arch names, in the Booter's spelling of RFC 4578 §2.1 option 93
+ * (src/machines/boot.ts Arch: 'x86_64-efi', 'arm64-efi' are UEFI, 'x86' is BIOS). Anything else
+ * (`uname -m` from the enlistment inventory, 'unknown') says nothing about the firmware: undefined,
+ * and the driver leaves the boot mode to the BMC as before.
+ */
+export function firmwareOf(machine: Pick<Machine, 'arch'>): BootFirmware | undefined {
+  if (/-efi$/.test(machine.arch)) return 'uefi';
+  if (machine.arch === 'x86') return 'bios';
+  return undefined;
 }
