@@ -7,7 +7,7 @@
 // an error at the next good answer.
 import type { Logger } from 'pino';
 import { openPowerSettings, sealPowerSettings, secretValues, type SecretCipher } from '../power/sealing.js';
-import type { BootFirmware, PowerAction, PowerDriver, PowerState } from '../power/driver.js';
+import { PowerError, type BootFirmware, type PowerDriver, type PowerState } from '../power/driver.js';
 import type { Store } from '../store/index.js';
 import type { Machine, MachinePowerState, PowerSettingsValue } from './model.js';
 import { PowerQueue } from './power-queue.js';
@@ -21,6 +21,14 @@ export interface PowerControlDeps {
   readonly secrets?: SecretCipher;
   readonly now: () => number;
 }
+
+/**
+ * What an operator can ask of a machine's power outside the life-cycle (MAAS's power on/off): the
+ * driver actions, and soft, the ACPI power button (IPMI `chassis power soft`, Redfish
+ * GracefulShutdown), which lets the OS shut down cleanly or not at all.
+ */
+export const operatorPowerActions = ['on', 'off', 'cycle', 'soft'] as const;
+export type OperatorPowerAction = (typeof operatorPowerActions)[number];
 
 /** Power types whose state nobody can read: never polled. */
 const unpolled: ReadonlySet<string> = new Set(['manual']);
@@ -39,6 +47,15 @@ export class PowerControl {
     return this.deps.secrets ? sealPowerSettings(settings, this.deps.secrets) : settings;
   }
 
+  /** Whether the machine's driver has the ACPI power button (false when its settings cannot be opened). */
+  hasSoft(machine: Machine): boolean {
+    try {
+      return this.driverFor(machine).soft !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
   driverFor(machine: Machine): PowerDriver {
     const settings = this.deps.secrets ? openPowerSettings(machine.power, this.deps.secrets) : machine.power;
     return this.deps.powerDriver(settings);
@@ -49,18 +66,20 @@ export class PowerControl {
    * before every power-on): a failure there is a note and the power-on goes ahead, since many
    * machines boot from the network anyway. Returns whether the action succeeded.
    */
-  async act(machine: Machine, action: PowerAction): Promise<boolean> {
+  async act(machine: Machine, action: OperatorPowerAction): Promise<boolean> {
     const record = (type: 'power' | 'power-failed' | 'note', detail: string) => this.deps.store.events.record({ mac: machine.bootMac, type, detail });
     try {
       const driver = this.driverFor(machine);
-      if (action !== 'off' && driver.setNextBootNetwork) {
+      if ((action === 'on' || action === 'cycle') && driver.setNextBootNetwork) {
         try {
           await driver.setNextBootNetwork(firmwareOf(machine));
         } catch (err) {
           record('note', `next boot from the network not set (${machine.power.type}): ${this.reason(machine, err)}; powering ${action === 'on' ? 'on' : 'cycling'} anyway`);
         }
       }
-      await driver[action]();
+      if (action !== 'soft') await driver[action]();
+      else if (driver.soft) await driver.soft();
+      else throw new PowerError(`power type '${machine.power.type}' has no soft power-off (ACPI power button)`);
       record('power', `${action} (${machine.power.type})`);
       return true;
     } catch (err) {
