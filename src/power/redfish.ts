@@ -171,7 +171,7 @@ export class RedfishPowerDriver implements PowerDriver {
  * The one-time PXE override, with BootSourceOverrideMode (DSP2046 ComputerSystem.Boot: UEFI or
  * Legacy) when the firmware is known and the system takes the property: it lists the mode in
  * `BootSourceOverrideMode@Redfish.AllowableValues`, or, listing none, reports the property at all
- * (sushy-tools does). Otherwise the property is left out: a BMC without it would refuse the PATCH
+ * (sushy-tools does, for a libvirt domain whose <os> names its firmware). Otherwise the property is left out: a BMC without it would refuse the PATCH
  * (DSP0266 lets a service answer a PATCH with an unsupported property with 400), and the
  * override must not fail over a hint.
  */
