@@ -1,11 +1,12 @@
 // Machines: list with filters, show, add by hand, change operator fields, delete, life-cycle actions,
-// tags, and the results of their script runs.
+// power actions, tags, and the results of their script runs.
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync } from 'fastify';
 import { ValidationError } from '../errors.js';
 import { allowedEvents, operatorEventTypes, type LifecycleEvent, type OperatorEventType } from '../machines/lifecycle.js';
 import { machineMacs, type Machine } from '../machines/model.js';
+import { operatorPowerActions } from '../machines/power-control.js';
 import { facts } from '../machines/service.js';
 import { PowerSettingsSchema, publicPowerSettings } from '../power/index.js';
 import type { ScriptRun } from '../store/index.js';
@@ -90,6 +91,10 @@ const ActionParams = Closed({
   id: MachineKey,
   action: Type.Union(actionNames.map((a) => Type.Literal(a))),
 });
+const PowerParams = Closed({
+  id: MachineKey,
+  action: Type.Union(operatorPowerActions.map((a) => Type.Literal(a))),
+});
 const TagParams = Closed({ id: MachineKey, tag: Name });
 const ActionBody = Closed({
   skipTests: Type.Optional(Type.Boolean()),
@@ -166,6 +171,13 @@ export const machineRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     if (action === 'deploy') return machineView(await deps.deployments.deploy(id, {}));
     if (action === 'release') return machineView(deps.deployments.release(id, body.erase ? { erase: true } : {}));
     return machineView(service.act(id, lifecycleEvent(action, body)));
+  });
+
+  // 202: the action is queued behind the machine's power work (one in flight per machine) and the BMC
+  // answers later; its outcome is on the timeline and in powerState.
+  app.post('/machines/:id/power/:action', { schema: { params: PowerParams } }, async (request, reply) => {
+    const { id, action } = request.params as Static<typeof PowerParams>;
+    return reply.code(202).send(machineView(service.powerAction(id, action)));
   });
 
   app.put('/machines/:id/tags/:tag', { schema: { params: TagParams } }, async (request) => {

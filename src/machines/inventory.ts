@@ -31,6 +31,8 @@ export const InventorySchema = Closed({
   bootMac: Mac,
   arch: SafeText(32, { minLength: 1 }),
   kernel: SafeText(128),
+  /** How the firmware booted the reporting kernel (EFI or legacy BIOS): the mode of the BMC's next network boot. */
+  firmware: Type.Optional(Type.Union([Type.Literal('uefi'), Type.Literal('bios')])),
   cpu: Closed({
     count: Type.Integer({ minimum: 1, maximum: 65536 }),
     model: SafeText(256),

@@ -23,7 +23,7 @@ import { chooseMachine, type AllocationConstraints } from './allocation.js';
 import { scriptProblem, ScriptCatalogue, type RunnableScript } from './scripts.js';
 import { MachineTimers } from './timers.js';
 import type { PowerQueue } from './power-queue.js';
-import { PowerControl } from './power-control.js';
+import { PowerControl, type OperatorPowerAction } from './power-control.js';
 
 export interface MachineServiceDeps {
   readonly store: Store;
@@ -120,6 +120,25 @@ export class MachineService {
     if (!await this.queue.drain(this.deps.closeDeadlineMs ?? defaultCloseDeadlineMs)) {
       this.deps.log.warn('closing with power actions still in flight: their outcome is not recorded');
     }
+  }
+
+  /**
+   * An operator's power action outside the life-cycle (MAAS's power on/off; soft: the ACPI power
+   * button). Queued behind the machine's power work, the stored machine returned at once; the outcome
+   * goes on the timeline (power-failed and powerState 'error' on failure) and the poll reads the new
+   * state. The life-cycle is not told: a machine powered off mid-phase fails when its timer runs out.
+   */
+  powerAction(key: string, action: OperatorPowerAction): Machine {
+    const machine = this.get(key);
+    if (machine.locked) throw new ConflictError(`machine ${machine.id} is locked: unlock it before changing its power`);
+    if (action === 'soft' && !this.power.hasSoft(machine)) {
+      throw new ConflictError(`power type '${machine.power.type}' has no soft power-off (ACPI power button): use off`);
+    }
+    this.queue.enqueue(machine.id, async () => {
+      const now = this.deps.store.machines.get(machine.id); // its settings as they are when the action runs
+      if (now) await this.power.act(now, action);
+    });
+    return machine;
   }
 
   /** Settles when the machine's queued power work is done (tests; a future `?wait=power`). */
@@ -272,9 +291,11 @@ export class MachineService {
     if (patch.locked !== undefined && patch.locked !== machine.locked) {
       this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: patch.locked ? 'locked' : 'unlocked' });
     }
-    const updated = machines.update(machine.id, patch.power === undefined ? patch : { ...patch, power: this.power.seal(patch.power) })!;
+    let updated = machines.update(machine.id, patch.power === undefined ? patch : { ...patch, power: this.power.seal(patch.power) })!;
     if (patch.power !== undefined) {
       this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: `power settings changed (${patch.power.type})` });
+      this.power.settingsChanged(updated);
+      updated = machines.get(machine.id)!;
       this.warnAboutPower(updated, patch.power);
     }
     return updated;

@@ -6,7 +6,7 @@ import {
   PowerSettingsSchema, powerDriverEntry, powerDrivers, type PowerDriverOptions, type PowerSettings,
 } from './registry.js';
 
-export { PowerError, type PowerAction, type PowerDriver, type PowerState } from './driver.js';
+export { PowerError, type BootFirmware, type PowerAction, type PowerDriver, type PowerState } from './driver.js';
 export { ManualPowerDriver, type ManualPowerOptions } from './manual.js';
 export { QemuPowerDriver, defaultQmpTimeoutMs, powerStateOf, type QemuPowerOptions } from './qemu.js';
 export { IpmiPowerDriver, ipmiSettingsFromCommissioning, type IpmiSettings } from './ipmi.js';

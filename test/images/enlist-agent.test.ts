@@ -2,6 +2,7 @@
 // synthetic /sys and /proc: checks the JSON shape the enlist API validates and the string escaping
 // (quotes, backslashes, control characters, stray Latin-1 bytes) that a real VM rarely exercises.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -39,6 +40,7 @@ describe.skipIf(!hasBusybox)('enlist-agent --print (busybox sh)', () => {
       bootMac: '52:54:00:12:34:56',
       arch: expect.any(String),
       kernel: expect.any(String),
+      firmware: 'bios', // no sys/firmware/efi in the fake machine
       cpu: { count: 2, model: 'QEMU Virtual CPU version 2.5+' },
       memoryBytes: RAM,
       nics: [
@@ -75,6 +77,12 @@ describe.skipIf(!hasBusybox)('enlist-agent --print (busybox sh)', () => {
       env: { PATH: process.env.PATH, NETBOOT_AGENT_ROOT: tmp.path, NETBOOT_BOOT_MAC: '52:54:00:12:34:56' },
     });
     expect(raw).toEqual(runAgent().raw);
+  });
+
+  test('a machine booted by UEFI says so (sys/firmware/efi)', () => {
+    fakeMachine();
+    mkdirSync(join(tmp.path, 'sys/firmware/efi'), { recursive: true });
+    expect(runAgent().json.firmware).toBe('uefi');
   });
 
   test('empty machine: empty lists, no crash', () => {

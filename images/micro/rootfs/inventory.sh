@@ -144,6 +144,11 @@ inventory() { # inventory BOOT_MAC: the JSON document on stdout
   sep=""
   printf '{\n  "bootMac": %s,\n' "$(json_str "$1")"
   printf '  "arch": %s,\n  "kernel": %s,\n' "$(json_str "$(uname -m)")" "$(json_str "$(uname -r)")"
+  # How the firmware booted this kernel: EFI exposes /sys/firmware/efi. The BMC's next network boot
+  # asks for the same mode (IPMI boot flags "EFI boot", Redfish BootSourceOverrideMode).
+  fw=bios
+  [ -d "$R/sys/firmware/efi" ] && fw=uefi
+  printf '  "firmware": "%s",\n' "$fw"
   count=$(grep -c '^processor' "$R/proc/cpuinfo" 2>/dev/null)
   model=$(sed -n 's/^model name[[:space:]]*: *//p' "$R/proc/cpuinfo" 2>/dev/null | head -n 1)
   printf '  "cpu": { "count": %s, "model": %s },\n' "$(json_num "$count" 0)" "$(json_str "$model")"
