@@ -8,12 +8,10 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import { machineMacProblem } from '../schemas.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import type { MachinePatch, Store } from '../store/index.js';
 import type { PowerDriver, PowerState } from '../power/driver.js';
 import { hasOpenSecrets, type SecretCipher } from '../power/sealing.js';
-import { bmcAddressOf, powerSettingsWarnings } from '../power/registry.js';
 import {
   factsAfter, transition, type Effect, type LifecycleEvent, type MachineFacts, type RunPhase, type TimerName,
 } from './lifecycle.js';
@@ -24,6 +22,7 @@ import { scriptProblem, ScriptCatalogue, type RunnableScript } from './scripts.j
 import { MachineTimers } from './timers.js';
 import type { PowerQueue } from './power-queue.js';
 import { PowerControl, type OperatorPowerAction } from './power-control.js';
+import { enlistingTimer, MachineAdding, warnAboutPower, type AddFields } from './machine-adding.js';
 
 export interface MachineServiceDeps {
   readonly store: Store;
@@ -67,6 +66,7 @@ export class MachineService {
   private readonly timers: MachineTimers;
   private readonly queue: PowerQueue;
   private readonly power: PowerControl;
+  private readonly adding: MachineAdding;
   private pollTimer: NodeJS.Timeout | undefined;
   /** Aborted by close(): stops power-state polling. */
   private readonly closing = new AbortController();
@@ -77,6 +77,12 @@ export class MachineService {
     this.timers = new MachineTimers(this.now, (id, deadline) => this.onTimer(id, deadline), deps.log);
     this.power = new PowerControl({ store: deps.store, log: deps.log, powerDriver: deps.powerDriver, now: this.now, ...(deps.secrets ? { secrets: deps.secrets } : {}) });
     this.queue = this.power.queue;
+    this.adding = new MachineAdding({
+      store: deps.store, log: deps.log, power: this.power, now: this.now, enlistingTimeout: deps.enlistingTimeout ?? 1800,
+      act: (id, event) => this.act(id, event),
+      queuePower: (machine, action) => this.carryOut(machine, [{ kind: 'power', action }]),
+      armTimer: (id, deadline) => this.timers.arm(id, deadline),
+    });
   }
 
   /**
@@ -191,88 +197,15 @@ export class MachineService {
 
   /**
    * A machine added by hand: MAC and power settings; commissioning starts at once (as in MAAS).
-   * Without a MAC, by its BMC alone (addByBmc).
+   * Without a MAC, by its BMC alone (src/machines/machine-adding.ts).
    */
-  add(fields: { mac?: string; power: PowerSettingsValue; hostname?: string; skipTests?: boolean }): Machine {
-    if (fields.mac === undefined) return this.addByBmc(fields);
-    const mac = normaliseMac(fields.mac);
-    if (!mac) throw new ConflictError(`'${fields.mac}' is not a MAC address`);
-    // Probe F12: broadcast, multicast and all-zero MACs were added as machines.
-    const problem = machineMacProblem(mac);
-    if (problem) throw new ValidationError(problem);
-    const existing = this.deps.store.machines.byMac(mac);
-    if (existing) throw new ConflictError(`MAC ${mac} already belongs to machine ${existing.id} (${existing.hostname})`);
-    this.assertHostnameFree(fields.hostname);
-    const machine = this.deps.store.machines.create({
-      bootMac: mac, power: this.power.seal(fields.power), ...(fields.hostname ? { hostname: fields.hostname } : {}),
-    });
-    // What the machine did on the wire before the operator added it (DHCP, iPXE) joins its timeline.
-    this.deps.store.events.adoptByMacs(machine.id, [mac]);
-    this.deps.store.events.record({ mac, type: 'machine-added', detail: `${machine.id} by hand, power ${fields.power.type}` });
-    this.warnAboutPower(machine, fields.power);
-    return this.act(machine.id, { type: 'commission', ...(fields.skipTests ? { skipTests: true } : {}) });
+  add(fields: AddFields): Machine {
+    return this.adding.add(fields);
   }
 
-  /**
-   * A machine added by its BMC alone (issue 14; what Ironic's inspection does): the record waits in
-   * New with no boot MAC while the BMC sets the next boot to the network and powers it on. It
-   * enlists as an unknown machine would, reporting its BMC's LAN address in-band; enlistment matches
-   * it to this record by that address (claimByBmcAddress) and commissioning starts (onClaimed).
-   */
-  private addByBmc(fields: { power: PowerSettingsValue; hostname?: string; skipTests?: boolean }): Machine {
-    const address = bmcAddressOf(fields.power);
-    if (!address) {
-      throw new ValidationError(`a machine added without a MAC is found by its BMC: give power type ipmi or redfish with the BMC's address (not ${fields.power.type})`);
-    }
-    const { machines, events } = this.deps.store;
-    const twin = machines.list().find((m) => m.bootMac === null && bmcAddressOf(m.power) === address);
-    if (twin) throw new ConflictError(`machine ${twin.id} (${twin.hostname}), added by the same BMC address ${address}, has not enlisted yet: delete it or wait`);
-    this.assertHostnameFree(fields.hostname);
-    const created = machines.create({
-      bootMac: null, power: this.power.seal(fields.power), skipTests: fields.skipTests === true,
-      ...(fields.hostname ? { hostname: fields.hostname } : {}),
-    });
-    // Its own timer, outside the table (New runs none): a machine that never enlists is powered off
-    // again with a reason (enlistingTimedOut), not left on with the record waiting forever.
-    const deadline = this.now() + (this.deps.enlistingTimeout ?? 1800) * 1000;
-    const machine = machines.update(created.id, {
-      statusMessage: `waiting for its first network boot: powered on through its BMC at ${address}`, timer: { name: enlistingTimer, deadline },
-    })!;
-    this.timers.arm(machine.id, deadline);
-    events.record({ ...eventKey(machine), type: 'machine-added', detail: `${machine.id} by its BMC at ${address} (power ${fields.power.type}); it is matched when it enlists` });
-    this.warnAboutPower(machine, fields.power);
-    this.carryOut(machine, [{ kind: 'power', action: 'on' }]);
-    return machine;
-  }
-
-  /**
-   * The first boot of a machine added by its BMC has enlisted it (src/machines/enlistment.ts):
-   * commissioning starts, as for a machine added by MAC. A refusal (it was locked meanwhile) leaves
-   * it New, on its timeline.
-   */
+  /** The first boot of a machine added by its BMC has enlisted it: commissioning starts. */
   enlistedByBmc(machine: Machine): Machine {
-    try {
-      return this.act(machine.id, { type: 'commission', ...(machine.skipTests ? { skipTests: true } : {}) });
-    } catch (error) {
-      this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: `commissioning not started: ${(error as Error).message}` });
-      return this.get(machine.id);
-    }
-  }
-
-  /** A machine added by its BMC did not enlist in time: powered off, New with the reason, still claimable. */
-  private enlistingTimedOut(machine: Machine): void {
-    if (machine.state !== 'New' || machine.bootMac !== null) return;
-    const address = bmcAddressOf(machine.power) ?? 'its BMC';
-    const seconds = this.deps.enlistingTimeout ?? 1800;
-    const reason = `did not enlist within ${seconds} s of being powered on through its BMC at ${address}: check that it boots from `
-      + 'the network on the boot network (firmware boot order, the NIC that is cabled), then add it again or power it on by hand';
-    const after = this.deps.store.machines.update(machine.id, { statusMessage: reason, timer: null })!;
-    this.deps.store.events.record({ ...eventKey(after), type: 'note', detail: `${reason}; powering off` });
-    this.carryOut(after, [{ kind: 'power', action: 'off' }]);
-  }
-
-  private assertHostnameFree(hostname: string | undefined): void {
-    if (hostname && this.deps.store.machines.get(hostname)) throw new ConflictError(`hostname ${hostname} is taken`);
+    return this.adding.enlistedByBmc(machine);
   }
 
   /** Lock, notes, zone, pool, power, hostname: fields outside the table. A lock blocks power changes too. */
@@ -296,18 +229,11 @@ export class MachineService {
       this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: `power settings changed (${patch.power.type})` });
       this.power.settingsChanged(updated);
       updated = machines.get(machine.id)!;
-      this.warnAboutPower(updated, patch.power);
+      warnAboutPower(this.deps, updated, patch.power);
     }
     return updated;
   }
 
-  /** The driver's warnings about the settings the operator chose (unverified TLS), on the timeline. */
-  private warnAboutPower(machine: Machine, power: PowerSettingsValue): void {
-    for (const warning of powerSettingsWarnings(power)) {
-      this.deps.log.warn({ machine: machine.id }, warning);
-      this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: `warning: ${warning}` });
-    }
-  }
 
   /**
    * The operator's user-data (parsed by the caller: src/cloud-init); '' clears it. `summary` says
@@ -465,7 +391,7 @@ export class MachineService {
   private onTimer(id: string, deadline: number): void {
     const machine = this.deps.store.machines.get(id);
     if (!machine?.timer || machine.timer.deadline !== deadline) return; // replaced or cancelled meanwhile
-    if (machine.timer.name === enlistingTimer) return this.enlistingTimedOut(machine);
+    if (machine.timer.name === enlistingTimer) return this.adding.enlistingTimedOut(machine);
     try {
       this.act(id, { type: 'timeout' });
     } catch (err) {
@@ -473,9 +399,6 @@ export class MachineService {
     }
   }
 }
-
-/** The timer of a machine added by its BMC that has not enlisted yet (not one of the table's). */
-const enlistingTimer = 'enlisting';
 
 export function facts(machine: Machine): MachineFacts {
   return {
