@@ -12,7 +12,7 @@ import type { Machine } from '../machines/model.js';
 import { runningPhase, runningSystem } from '../machines/script-runs.js';
 import { Closed, SafeText } from '../schemas.js';
 import {
-  renderSystemMetaData, renderSystemUserData, renderSystemVendorData, renderTargetSystemConfig, type SystemKind, type SystemSeedContext,
+  renderSystemMetaData, renderSystemUserData, renderSystemVendorData, renderTargetSystemConfig, systemInstanceId, type SystemKind, type SystemSeedContext,
 } from './deployed-render.js';
 import type { RenderCache } from './cache.js';
 import { parseOperatorUserData } from './operator-user-data.js';
@@ -185,7 +185,11 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
     const detail = timelineDetail(event);
     if (detail) deps.events.record({ ...eventKey(machine), type: 'cloud-init', detail });
     // cloud-init's last stage is over (with its result: FAIL means "up, with errors", deploy.md §0.3).
-    if ('system' in env && event.name === 'modules-final' && event.event_type === 'finish') deps.systemFinished?.(machine, event.result ?? 'SUCCESS');
+    // Not for rescue mode, which shares a deployed system's token (lifecycle-table.ts rescueKeepsToken)
+    // and so waits for its own instance's phone-home (below): a report carries no instance id.
+    if ('system' in env && env.system !== 'rescue' && event.name === 'modules-final' && event.event_type === 'finish') {
+      deps.systemFinished?.(machine, event.result ?? 'SUCCESS');
+    }
     return reply.code(204).send();
   });
 
@@ -195,7 +199,16 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
     const form = new URLSearchParams(String(request.body ?? ''));
     const instance = form.get('instance_id');
     deps.events.record({ ...eventKey(machine), type: 'cloud-init', detail: `finished${instance ? ` (instance ${instance.slice(0, 80)})` : ''}` });
-    if ('system' in env) deps.systemFinished?.(machine, 'SUCCESS');
+    if (!('system' in env)) return reply.code(204).send();
+    // Rescue mode of a deployed machine runs under the deployed system's token: only the rescue
+    // session's own instance says the rescue environment is up (a late post of the deployed system,
+    // still running as the power cycle was queued, would otherwise pass Entering rescue).
+    const expected = env.system === 'rescue' ? systemInstanceId(systemContext(machine, 'rescue')) : undefined;
+    if (expected !== undefined && instance !== expected) {
+      deps.events.record({ ...eventKey(machine), type: 'note', detail: `phone-home from instance ${instance?.slice(0, 80) ?? '(none)'}, not this rescue session's ${expected}: ignored` });
+    } else {
+      deps.systemFinished?.(machine, 'SUCCESS');
+    }
     return reply.code(204).send();
   });
 };
