@@ -25,8 +25,12 @@ interface SendfileAddon {
 const loaded = loadAddon<SendfileAddon>('sendfile');
 const { EAGAIN } = constants.errno;
 
-/** A chunk read and written through Node while the socket drains (fs.createReadStream's size). */
-const chunkSize = 64 * 1024;
+/**
+ * A chunk read and written through Node while the socket drains. It only has to make Node wait for
+ * the socket (the kernel wakes a writer when a third of its buffer is free, whatever the size), so
+ * it is small: one buffer a connection, reused, as one chunk at a time is in flight.
+ */
+const chunkSize = 16 * 1024;
 /**
  * At most this much by sendfile before the event loop gets a turn (DHCP, TFTP and the other
  * connections share it): 8 MiB is ~8 ms at the rates bench/http measures.
@@ -77,6 +81,8 @@ export class SendfileBody extends Readable {
   private sent = 0;
   private written = 0;
   private started = false;
+  /** The chunk buffer: free again when its write's callback runs, before the next chunk is read. */
+  private chunk: Buffer | undefined;
 
   constructor(private readonly source: FileStream, private readonly res: ServerResponse, private readonly addon: SendfileAddon, start: number, length: number) {
     super({ highWaterMark: chunkSize });
@@ -155,17 +161,18 @@ export class SendfileBody extends Readable {
 
   /**
    * The next chunk written through Node, which waits for the socket to drain; its callback (the
-   * chunk is in the kernel) goes on with sendfile. One chunk at a time: the memory this takes a
-   * connection is one chunk. Read synchronously, as sendfile reads: from the page cache it is a
-   * copy (~10 us for 64 KiB), where a read on the thread pool is the round trip this module removes.
+   * chunk is in the kernel) goes on with sendfile. Read synchronously, as sendfile reads: from the
+   * page cache it is a copy of 16 KiB, where a read on the thread pool is the round trip this
+   * module removes.
    * The chunk is not pushed: pushed octets sit in this stream's buffer while the pipe asks for
    * more, and sendfile would overtake them.
    */
   private writeChunk(fd: number): void {
-    const buffer = Buffer.allocUnsafe(Math.min(chunkSize, this.remaining));
+    this.chunk ??= Buffer.allocUnsafe(chunkSize);
+    const buffer = this.chunk;
     let n: number;
     try {
-      n = readSync(fd, buffer, 0, buffer.length, this.offset);
+      n = readSync(fd, buffer, 0, Math.min(chunkSize, this.remaining), this.offset);
     } catch (err) {
       return void this.destroy(err as Error);
     }
