@@ -127,12 +127,16 @@ export class SendfileBody extends Readable {
       if (socketFd === undefined) return;
       // Octets of this response still in Node (the headers, the last chunk) go first.
       if (this.res.writableLength > 0) return this.writeChunk(fd);
-      const n = this.addon.sendFile(socketFd, fd, this.offset, Math.min(this.remaining, octetsPerTurn));
+      const asked = Math.min(this.remaining, octetsPerTurn);
+      const n = this.addon.sendFile(socketFd, fd, this.offset, asked);
       if (n === -EAGAIN) return this.writeChunk(fd);
       if (n <= 0) return void this.destroy(n === 0 ? new Error('the file is shorter than send said') : errnoError(-n));
       this.advance(n);
       this.sent += n;
       moved += n;
+      // Less than asked of a regular file: the socket's buffer is full, and another call would
+      // only say EAGAIN.
+      if (n < asked && this.remaining > 0) return this.writeChunk(fd);
       if (moved >= octetsPerTurn && this.remaining > 0) return this.yieldTurn();
     }
     this.keepAlive();
