@@ -109,6 +109,24 @@ test('a client that stops reading now and then (sendfile meets EAGAIN and waits 
   expect(events[0]!.data).toMatchObject({ bytes: size, outcome: 'completed' });
 });
 
+// The idle timeout counts Node's writes; sendfile's octets are re-armed by hand (keepAlive). Here the
+// stalls also make Node write chunks, so this guards the whole, not the re-arm alone.
+test('a download longer in all than the idle timeout, with stalls shorter than it, is not cut', async () => {
+  await app.close();
+  app = buildBootApp({
+    booter: { bootSpec: async () => null }, files: { fileById: (wanted) => files.get(wanted) },
+    events: { record: (event) => events.push(event) }, metrics: new PromMetrics(false), publicUrl: 'http://127.0.0.1', log: silentLog,
+    loaders: {}, auth: { binding: true, macOf: () => mac, mayUseToken: () => true },
+    limits: { requestTimeoutMs: 2000, connectionTimeoutMs: 400 },
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  port = (app.server.address() as { port: number }).port;
+  const started = Date.now();
+  const answer = await fetchAll(`/files/${id}`, {}, 'GET', 250);
+  expect(Date.now() - started).toBeGreaterThan(400);
+  expect(answer.body.equals(content)).toBe(true);
+});
+
 // RFC 9110 §14.1.2 (byte ranges: first-last, first-, -suffix) and §14.4 (Content-Range): send
 // decides them; the body must be exactly the range it chose.
 test.each([
