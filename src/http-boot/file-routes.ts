@@ -25,6 +25,7 @@ interface Download {
 /**
  * GET|HEAD /files/<id>: boot files by opaque id (STYLE.md §5) — the client never names a path.
  * Range and HEAD come from @fastify/static (send): the debian initrd and UEFI HTTP Boot use both.
+ * The body goes out by sendfile(2) where the connection allows (sendfile-body.ts), else send's stream.
  * A GET goes on the timeline when its response ends (code review 2026-12 item 9), with the octets
  * sent, how long it took, and whether it completed or the client went away.
  */

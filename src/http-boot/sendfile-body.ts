@@ -85,7 +85,7 @@ export class SendfileBody extends Readable {
   private chunk: Buffer | undefined;
 
   constructor(private readonly source: FileStream, private readonly res: ServerResponse, private readonly addon: SendfileAddon, start: number, length: number) {
-    super({ highWaterMark: chunkSize });
+    super();
     this.offset = start;
     this.remaining = length;
   }
@@ -98,6 +98,7 @@ export class SendfileBody extends Readable {
   /** Waits for send's stream to open the file: a failure (gone since send's stat) is fastify's error reply. */
   override _construct(callback: (err?: Error | null) => void): void {
     if (typeof this.source.fd === 'number') return callback();
+    if (this.source.destroyed) return callback(this.source.errored ?? new Error('send closed the file before its body was sent'));
     const opened = (): void => { this.source.off('error', failed); callback(); };
     const failed = (err: Error): void => { this.source.off('ready', opened); callback(err); };
     this.source.once('ready', opened).once('error', failed);
