@@ -23,7 +23,7 @@ interface SendfileAddon {
 }
 
 const loaded = loadAddon<SendfileAddon>('sendfile');
-const { EAGAIN } = constants.errno;
+const { EAGAIN, ECONNRESET, EPIPE } = constants.errno;
 
 /**
  * A chunk read and written through Node while the socket drains. It only has to make Node wait for
@@ -131,6 +131,9 @@ export class SendfileBody extends Readable {
       const asked = Math.min(this.remaining, octetsPerTurn);
       const n = this.addon.sendFile(socketFd, fd, this.offset, asked);
       if (n === -EAGAIN) return this.writeChunk(fd);
+      // The client went away: closed as Node closes it when a write fails so, which fastify logs
+      // as a premature close (info), not as a failed body (warn).
+      if (n === -EPIPE || n === -ECONNRESET) return void this.res.destroy();
       if (n <= 0) return void this.destroy(n === 0 ? new Error('the file is shorter than send said') : errnoError(-n));
       this.advance(n);
       this.sent += n;
