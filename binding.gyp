@@ -9,6 +9,11 @@
       "target_name": "icmp6_ra",
       "sources": ["native/icmp6-ra.c"],
       "cflags": ["-O2", "-Wall", "-Wextra"]
+    },
+    {
+      "target_name": "sendfile",
+      "sources": ["native/sendfile.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra"]
     }
   ]
 }

@@ -43,6 +43,13 @@ if [[ ! -x /usr/sbin/nginx ]] || ! command -v wrk >/dev/null; then
   fi
 fi
 
+# netboot's body goes out by sendfile(2) through the sendfile addon (native/sendfile.c); without it
+# the bench would measure the fallback stream (the run says which it used).
+if [[ ! -e build/Release/sendfile.node ]]; then
+  echo "==> npm run build:native (build/Release/sendfile.node is missing)"
+  npm run --silent build:native
+fi
+
 status=0
 node node_modules/vite-node/vite-node.mjs bench/http/bench.ts -- --tag "$$" "$@" || status=$?
 exit $status

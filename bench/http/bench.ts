@@ -249,6 +249,7 @@ async function main(): Promise<void> {
     console.log('');
     for (const line of fdLines) console.log(line);
     console.log(`netboot: resident ${(netbootRss.now / 1024).toFixed(0)} MiB at the end, peak ${(netbootRss.peak / 1024).toFixed(0)} MiB; nginx (all processes) ${(nginxRss.now / 1024).toFixed(0)} MiB`);
+    console.log(`netboot ${summary.split('\n').find((line) => line.startsWith('body: ')) ?? 'body: not said'}`);
     console.log(`netboot timeline: ${summary.trim().split('\n').at(-1)}`);
     console.log(`after: ${load}`);
     const summarized = profile ? summarizeProfile(join(work, 'profile'), repoRoot) : undefined;

@@ -6,6 +6,7 @@
 import pino from 'pino';
 import { PromMetrics } from '../../src/api/index.js';
 import { buildBootApp } from '../../src/http-boot/index.js';
+import { sendfileUnavailable } from '../../src/http-boot/sendfile-body.js';
 import { listenHttp } from '../../src/http-listen.js';
 
 const [path, id, host, port] = process.argv.slice(2).filter((a) => a !== '--');
@@ -34,6 +35,8 @@ const app = buildBootApp({
 // maxConnections: the config default (src/config/schema.ts).
 await listenHttp(app, { name: 'bench', hostKey: 'host', portKey: 'port', host, port: Number(port), maxConnections: 1024 });
 console.log(`listening on ${host}:${port}`);
+const why = sendfileUnavailable();
+console.log(`body: ${why ? `send's read stream (${why})` : 'sendfile(2) where the connection is plain TCP'}`);
 const stop = async (): Promise<void> => {
   await app.close();
   console.log(JSON.stringify(recorded));

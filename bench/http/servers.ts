@@ -65,7 +65,9 @@ http {
 }
 
 export function netbootCommand(spec: ServerSpec, entry: string, file: string): string[] {
-  return [process.execPath, entry, file, spec.id, spec.address, String(spec.port)];
+  // The compiled entry lives under node_modules/.cache: kept as reached (not resolved), so that the
+  // addons are looked up in this checkout's build/ even where node_modules is a link to another's.
+  return [process.execPath, '--preserve-symlinks', '--preserve-symlinks-main', entry, file, spec.id, spec.address, String(spec.port)];
 }
 
 export async function startServer(name: string, spec: ServerSpec, command: string[], ready: () => Promise<boolean>): Promise<RunningServer> {

@@ -8,6 +8,7 @@ import { normaliseMac, type EventType } from '../machines/boot.js';
 import { NotFoundError } from '../errors.js';
 import { durationBuckets, noMetrics } from '../metrics.js';
 import type { HttpBootDeps, ServedFile } from './deps.js';
+import { SendfileBody, sendfileBody } from './sendfile-body.js';
 
 /** A GET being answered, recorded on the machine's timeline when its response ends. */
 interface Download {
@@ -17,13 +18,14 @@ interface Download {
   readonly detail: string;
   readonly data: Readonly<Record<string, number | string>>;
   readonly start: number;
-  /** The file's read stream once send has opened it (none for a 304 or an error). */
-  body?: ReadStream;
+  /** The body once send has chosen it (none for a 304 or an error): its stream, or sendfile's. */
+  body?: ReadStream | SendfileBody;
 }
 
 /**
  * GET|HEAD /files/<id>: boot files by opaque id (STYLE.md §5) — the client never names a path.
  * Range and HEAD come from @fastify/static (send): the debian initrd and UEFI HTTP Boot use both.
+ * The body goes out by sendfile(2) where the connection allows (sendfile-body.ts), else send's stream.
  * A GET goes on the timeline when its response ends (code review 2026-12 item 9), with the octets
  * sent, how long it took, and whether it completed or the client went away.
  */
@@ -64,11 +66,14 @@ export const fileRoutes: FastifyPluginAsync<HttpBootDeps> = async (app, deps) =>
     res.once('close', () => end(res.writableFinished));
   };
 
-  // The body is the file's read stream (send): it is remembered, not wrapped (see bodyOctets).
-  app.addHook('onSend', async (request, _reply, payload) => {
+  // The body is the file's read stream (send), or sendfile moving the same octets where the
+  // connection allows (sendfile-body.ts); it is remembered, not wrapped (see bodyOctets).
+  app.addHook('onSend', async (request, reply, payload) => {
+    if (!(payload instanceof ReadStream)) return payload;
+    const body = sendfileBody(payload, reply.raw, reply.getHeader('content-length')) ?? payload;
     const download = downloads.get(request);
-    if (download && payload instanceof ReadStream) download.body = payload;
-    return payload;
+    if (download) download.body = body;
+    return body;
   });
 
   app.route({
@@ -126,7 +131,8 @@ const streamOptions = { highWaterMark: 64 * 1024 } as const;
  * aborted one, what was read minus what the stream still held (an upper bound of what the client
  * got: what the kernel still held when the connection went is not known here).
  */
-function bodyOctets(body: ReadStream | undefined): number {
+function bodyOctets(body: ReadStream | SendfileBody | undefined): number {
+  if (body instanceof SendfileBody) return body.octets;
   return body ? body.bytesRead - body.readableLength : 0;
 }
 

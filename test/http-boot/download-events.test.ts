@@ -2,7 +2,7 @@
 // real loopback listener: a full GET, a Range GET, and one the client walks away from.
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { createHash } from 'node:crypto';
-import { readdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { get, request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { PromMetrics } from '../../src/api/index.js';
 import { buildBootApp, type ServedFile } from '../../src/http-boot/index.js';
 import type { MachineEventInput } from '../../src/machines/boot.js';
 import { silentLog, tempDir } from '../support/fixtures.js';
+import { getThenLeave, openFds } from '../support/http-client.js';
 import { metricValue } from '../support/metrics.js';
 
 const mac = '52:54:00:12:34:56';
@@ -157,23 +158,9 @@ test('a GET answered 304 (If-None-Match) is recorded with no octets', async () =
 
 test('aborted downloads: the octets handed on agree between timeline and metric, and no file stays open', async () => {
   const rootfs = addFile('rootfs', Buffer.alloc(largeSize, 3));
-  const openFds = (): number => readdirSync('/proc/self/fd').length;
   const before = openFds();
   const count = 20;
-  for (let i = 0; i < count; i++) {
-    await new Promise<void>((resolve) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.on('error', () => undefined);
-      let received = 0;
-      socket.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        if (received < 256 * 1024) return;
-        socket.destroy();
-        resolve();
-      });
-      socket.write(`GET /files/${rootfs} HTTP/1.1\r\nhost: x\r\n\r\n`);
-    });
-  }
+  for (let i = 0; i < count; i++) await getThenLeave(port, `/files/${rootfs}`, 256 * 1024);
   await expect.poll(() => events.length).toBe(count);
   for (const event of events) {
     expect(event.data).toMatchObject({ outcome: 'aborted', status: 200 });
