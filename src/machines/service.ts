@@ -120,6 +120,15 @@ export class MachineService {
     }
   }
 
+  /**
+   * Runs `work` in the machine's power queue: after the power work queued before it, and before any
+   * queued after it. Settles as `work` does. BMC adoption runs here, so that the next phase's power
+   * action (queued when the machine reports its phase over, after the result) uses the new user.
+   */
+  inPowerQueue(id: string, work: () => Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => this.queue.enqueue(id, () => work().then(resolve, reject)));
+  }
+
   /** Settles when the machine's queued power work is done (tests; a future `?wait=power`). */
   powerSettled(id: string): Promise<void> {
     return this.queue.idle(id);

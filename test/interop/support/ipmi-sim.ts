@@ -10,6 +10,7 @@ import { createSocket } from 'node:dgram';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeIpmiSimConfig } from '../../../src/lab/bmc.js';
 
 /** The recipe's chassis_control program, from the shared folder CI has (tests may use ../shared). */
 export const bmcChassisScript = fileURLToPath(new URL('../../../../shared/recipes/bmc/bmc-chassis.sh', import.meta.url));
@@ -43,10 +44,7 @@ export async function startIpmiSim(dir: string, options: { port?: number; user?:
   const port = options.port ?? await freeUdpPort();
   const user = options.user ?? 'netboot';
   const password = options.password ?? 'bmc-Secret-42';
-  const state = join(dir, 'state');
   const vmDir = join(dir, 'vm');
-  rmSync(state, { recursive: true, force: true });
-  mkdirSync(state, { recursive: true });
   mkdirSync(vmDir, { recursive: true });
   // The "machine": records its arguments, then lives until powered off (killed by bmc-chassis.sh).
   writeFileSync(join(vmDir, 'vm'), `#!/bin/sh\necho "$*" > '${vmDir}/vm.args'\nexec sleep 600\n`);
@@ -55,25 +53,10 @@ export async function startIpmiSim(dir: string, options: { port?: number; user?:
   writeFileSync(join(dir, 'chassis.sh'),
     `#!/bin/sh\nif [ "$2" = set ] && [ "$3" = power ] && [ -e '${dir}/slow' ]; then sleep 3; fi\nexec '${bmcChassisScript}' "$@"\n`);
   chmodSync(join(dir, 'chassis.sh'), 0o755);
-  writeFileSync(join(dir, 'bmc.emu'), [
-    'mc_setbmc 0x20',
-    'mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr',
-    'sel_enable 0x20 1000 0x0a',
-    'mc_enable 0x20', '',
-  ].join('\n'));
-  writeFileSync(join(dir, 'lan.conf'), [
-    'name "nbtest"',
-    'set_working_mc 0x20',
-    '  startlan 1',
-    `    addr 127.0.0.1 ${port}`,
-    '    priv_limit admin',
-    ...['callback', 'user', 'operator', 'admin'].map((p) => `    allowed_auths_${p} none md2 md5 straight`),
-    '    guid a123456789abcdefa123456789abcdef',
-    '  endlan',
-    `  chassis_control "${join(dir, 'chassis.sh')} ${vmDir}"`,
-    `  user 2 true "${user}" "${password}" admin 10 none md2 md5 straight`, '',
-  ].join('\n'));
-  const child: ChildProcess = spawn('ipmi_sim', ['-c', join(dir, 'lan.conf'), '-f', join(dir, 'bmc.emu'), '-s', state, '-n'], {
+  const args = writeIpmiSimConfig(dir, {
+    name: 'nbtest', address: '127.0.0.1', port, user, password, chassisControl: `${join(dir, 'chassis.sh')} ${vmDir}`,
+  });
+  const child: ChildProcess = spawn('ipmi_sim', args, {
     stdio: ['ignore', 'ignore', 'ignore'],
   });
   if (child.pid === undefined) throw new Error('ipmi_sim did not start (apt-get install openipmi)');
