@@ -98,12 +98,13 @@ describe('a machine behind an IPMI BMC (ipmi_sim + QEMU), added by its BMC', () 
     const added = JSON.parse(lab.cli(addByBmcOnly ? ['machines', 'add', ...power, '--json'] : ['machines', 'add', mac, ...power, '--json'])) as { id: string };
     machineId = added.id;
 
-    await waitForState(['Commissioning', 'Failed commissioning'], 60_000);
+    // By its BMC alone, the machine first boots to enlist and report its BMC; then commissioning starts.
+    await waitForState(['Commissioning', 'Failed commissioning'], addByBmcOnly ? phaseMs : 60_000);
     // bootdev pxe reached the chassis before the power-on, and the power-on used it (once).
     await until('QEMU to start behind the BMC', () => bmc.vmPid() !== undefined, 30_000);
     const asked = bmc.chassisLog().filter((l) => l.op === 'set' || l.op === 'start').map((l) => `${l.op} ${l.rest}`.trim());
     expect(asked.slice(0, 3)).toEqual(['set boot pxe', 'set power 1', 'start -boot once=n']);
-  }, 120_000);
+  }, addByBmcOnly ? phaseMs + 60_000 : 120_000);
 
   test('Commissioning -> Testing: 30-bmc-config made user netboot in-band and the appliance adopted it', async () => {
     const testing = await waitForState(['Testing', 'Failed commissioning', 'Failed testing', 'Ready']);
@@ -116,6 +117,8 @@ describe('a machine behind an IPMI BMC (ipmi_sim + QEMU), added by its BMC', () 
     expect(result('30-bmc-config').exitCode).toBe(0);
     expect(result('30-bmc-config').stdout.toString()).toMatch(new RegExp(`BMC user netboot in slot \\d+, ADMINISTRATOR on LAN channel 1; BMC at ${bmc.address.replaceAll('.', '\\.')}`));
 
+    // The switch runs in the machine's power queue, and may still be probing the new user as Testing starts.
+    await until('the appliance to adopt user netboot', () => lab.store().machines.get(machineId)?.power.user === 'netboot', 30_000);
     const shown = lab.cli(['machines', 'show', machineId, '--json']);
     const view = JSON.parse(shown) as { power: Record<string, unknown>; bootMac: string };
     expect(view.power).toMatchObject({ type: 'ipmi', address: bmc.address, user: 'netboot' });
@@ -128,8 +131,11 @@ describe('a machine behind an IPMI BMC (ipmi_sim + QEMU), added by its BMC', () 
   test('Testing -> Ready: power-cycled with the netboot credentials, then powered off', async () => {
     const ready = await waitForState(['Ready', 'Failed testing', 'Failed commissioning']);
     expect(ready.state, lab.cli(['machines', 'results', machineId])).toBe('Ready');
-    // Two power-ons through the BMC, each from the network: commissioning's, and testing's.
-    expect(bmc.powerOns()).toEqual(['-boot once=n', '-boot once=n']);
+    // Every power-on went through the BMC and from the network: commissioning's and testing's (and,
+    // added by the BMC alone, enlistment's if the appliance powers it on again to commission).
+    const powerOns = bmc.powerOns();
+    expect(powerOns.length, story()).toBeGreaterThanOrEqual(2);
+    expect(powerOns.every((args) => args === '-boot once=n'), story()).toBe(true);
     await until('the appliance to power the machine off at Ready', () => bmc.vmPid() === undefined, 60_000);
 
     const timeline = lab.store().events.forMachine(machineId).map((e) => `${e.type} ${e.detail}`);
