@@ -278,11 +278,18 @@ esac
  * boot`, `PROG VMDIR set power 1|0`, `set reset 1`, `set shutdown 1`, `set boot pxe|default|cdrom|bios|none`,
  * `set identify ...`. Every call goes to VMDIR/chassis.log; a power-on as "start <boot args>".
  */
-function chassisProgram(node: string, qmpScript: string): string {
+export function chassisProgram(node: string, qmpScript: string): string {
   return `#!/bin/sh
 # ipmi_sim chassis_control program, written by netboot's lab (src/lab/bmc.ts): QEMU is the machine.
 d=$1; op=$2; shift 2
-alive() { [ -s "$d/vm.pid" ] && kill -0 "$(cat "$d/vm.pid")" 2>/dev/null; }
+# The power is on while the QEMU we started lives. PIDs recycle (pid_max is 32768 on many hosts and
+# each call of this program forks a few): a PID counts only while its command line names our VM
+# folder, or a recycled one would read as "on", and a power-off would signal a stranger.
+alive() {
+  p=$(cat "$d/vm.pid" 2>/dev/null) && [ -n "$p" ] && [ "$p" != $$ ] || return 1
+  case $(tr '\\000' ' ' < "/proc/$p/cmdline" 2>/dev/null) in *"$d/"*) return 0 ;; esac
+  return 1
+}
 qmp() { timeout 2 ${shellQuote(node)} ${shellQuote(qmpScript)} "$d/qmp.sock" "$1" 2>>"$d/chassis.log"; }
 echo "$(date +%s.%N) $op $*" >> "$d/chassis.log"
 case $op in
@@ -301,7 +308,7 @@ set) while [ $# -ge 2 ]; do p=$1 v=$2; shift 2; case $p in
                 setsid "$d/vm" $b </dev/null >>"$d/vm.out" 2>&1 &
                 echo $! > "$d/vm.pid"
               else
-                alive && kill -TERM "$(cat "$d/vm.pid")"
+                alive && kill -TERM "$p"
                 for i in 1 2 3; do alive || break; sleep 0.2; done
               fi ;;
        reset) alive && qmp system_reset ;;
