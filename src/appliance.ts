@@ -127,6 +127,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
         deploying: config.lifecycle.deployingTimeout, releasing: config.lifecycle.releasingTimeout,
         erasing: config.lifecycle.erasingTimeout, rescue: config.lifecycle.rescueTimeout,
       },
+      enlistingTimeout: config.lifecycle.enlistingTimeout,
       ...(overrides.now ? { now: overrides.now } : {}),
     });
     service.start();
@@ -177,7 +178,7 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
         booter, files: images, events: bootEvents, metrics, publicUrl, log, auth, loaders: httpLoaderFiles(config.boot),
         limits: config.http,
       });
-      app.register(enlistRoutes, { store, tagging });
+      app.register(enlistRoutes, { store, tagging, onClaimed: (machine) => service.enlistedByBmc(machine) });
       const parameters = phaseParameters({ publicUrl, installable: (name) => deployable.installable(name), defaultEraseMode: config.lifecycle.eraseMode, bmc: config.bmc });
       app.register(machineCallbackRoutes, { auth, runs: new ScriptRuns({
           store, service, tagging, phaseParameters: parameters,

@@ -1,11 +1,12 @@
 // Machines: list with filters, show, add by hand, change operator fields, delete, life-cycle actions,
-// tags, and the results of their script runs.
+// power actions, tags, and the results of their script runs.
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsync } from 'fastify';
 import { ValidationError } from '../errors.js';
 import { allowedEvents, operatorEventTypes, type LifecycleEvent, type OperatorEventType } from '../machines/lifecycle.js';
-import type { Machine } from '../machines/model.js';
+import { machineMacs, type Machine } from '../machines/model.js';
+import { operatorPowerActions } from '../machines/power-control.js';
 import { facts } from '../machines/service.js';
 import { PowerSettingsSchema, publicPowerSettings } from '../power/index.js';
 import type { ScriptRun } from '../store/index.js';
@@ -58,7 +59,8 @@ export function matchesFilter(m: Machine, f: MachineFilterQuery): boolean {
 }
 
 const AddBody = Closed({
-  mac: MacInput,
+  // Absent: a machine added by its BMC alone (ipmi, redfish), matched when it enlists (service.addByBmc).
+  mac: Type.Optional(MacInput),
   power: PowerSettingsSchema,
   hostname: Type.Optional(Hostname),
   skipTests: Type.Optional(Type.Boolean()),
@@ -88,6 +90,10 @@ const actionNames = [...operatorEventTypes, 'lock', 'unlock'] as const;
 const ActionParams = Closed({
   id: MachineKey,
   action: Type.Union(actionNames.map((a) => Type.Literal(a))),
+});
+const PowerParams = Closed({
+  id: MachineKey,
+  action: Type.Union(operatorPowerActions.map((a) => Type.Literal(a))),
 });
 const TagParams = Closed({ id: MachineKey, tag: Name });
 const ActionBody = Closed({
@@ -125,14 +131,14 @@ export const machineRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
 
   app.get('/machines/:id', { schema: { params: Id } }, async (request) => {
     const machine = service.get((request.params as Static<typeof Id>).id);
-    const macs = machine.inventory?.nics.map((n) => n.mac) ?? [machine.bootMac];
+    const macs = machineMacs(machine);
     return { ...machineView(machine), relays: macs.map((m) => store.relays.byMac(m)).filter(Boolean) };
   });
 
   app.post('/machines', { schema: { body: AddBody } }, async (request, reply) => {
     const body = request.body as Static<typeof AddBody>;
     const machine = service.add({
-      mac: body.mac, power: body.power, ...(body.hostname ? { hostname: body.hostname } : {}), ...(body.skipTests ? { skipTests: true } : {}),
+      ...(body.mac ? { mac: body.mac } : {}), power: body.power, ...(body.hostname ? { hostname: body.hostname } : {}), ...(body.skipTests ? { skipTests: true } : {}),
     });
     return reply.code(201).send(machineView(machine));
   });
@@ -165,6 +171,13 @@ export const machineRoutes: FastifyPluginAsync<ApiDeps> = async (app, deps) => {
     if (action === 'deploy') return machineView(await deps.deployments.deploy(id, {}));
     if (action === 'release') return machineView(deps.deployments.release(id, body.erase ? { erase: true } : {}));
     return machineView(service.act(id, lifecycleEvent(action, body)));
+  });
+
+  // 202: the action is queued behind the machine's power work (one in flight per machine) and the BMC
+  // answers later; its outcome is on the timeline and in powerState.
+  app.post('/machines/:id/power/:action', { schema: { params: PowerParams } }, async (request, reply) => {
+    const { id, action } = request.params as Static<typeof PowerParams>;
+    return reply.code(202).send(machineView(service.powerAction(id, action)));
   });
 
   app.put('/machines/:id/tags/:tag', { schema: { params: TagParams } }, async (request) => {

@@ -35,7 +35,7 @@ export function formatMachineList(machines: readonly Machine[]): string {
   const t = table(['ID', 'HOSTNAME', 'STATE', 'BOOT MAC', 'ARCH', 'CPUS', 'MEMORY', 'DISKS']);
   for (const m of machines) {
     const inv = m.inventory;
-    t.push([m.id, m.hostname, m.state, m.bootMac, m.arch, inv ? String(inv.cpu.count) : '-',
+    t.push([m.id, m.hostname, m.state, m.bootMac ?? '-', m.arch, inv ? String(inv.cpu.count) : '-',
       inv ? mib(inv.memoryBytes) : '-', inv ? inv.disks.map((d) => `${d.name} ${gib(d.sizeBytes)}`).join(', ') || '-' : '-']);
   }
   return t.toString();
@@ -59,7 +59,7 @@ export function formatMachine(machine: Machine, events: readonly MachineEvent[],
   if (machine.tags.length > 0) line(`  tags       ${machine.tags.join(', ')}`);
   line(`  power      ${machine.power.type}${powerSummary(machine)}`);
   if (machine.notes) out.push(`  notes      ${escapeLines(machine.notes).split('\n').join('\n             ')}`);
-  line(`  boot MAC   ${machine.bootMac}`);
+  line(`  boot MAC   ${machine.bootMac ?? 'none yet: added by its BMC, set when it enlists'}`);
   line(`  arch       ${machine.arch}`);
   line(`  uuid       ${machine.uuid ?? '-'}`);
   line(`  created    ${new Date(machine.createdAt).toISOString()}`);

@@ -40,7 +40,7 @@ export async function deployDemo(lab: Lab, vm: Launched, machineId: string, step
   run(['machines', 'deploy', machineId, '--user-data', userData, '--ssh-key', publicKey]);
   await wait(['Deployed', 'Failed deployment', 'Allocated'], 'Deployed');
 
-  const address = lab.store().leases.byMac(lab.store().machines.get(machineId)!.bootMac)?.ip;
+  const address = lab.store().leases.byMac(lab.store().machines.get(machineId)?.bootMac ?? '')?.ip;
   if (!address) throw new LabError(`machine ${machineId} has no lease`);
   step(`logging in: ssh debian@${address} (inside the lab's namespace)`);
   const { command, args } = lab.network.exec('ssh', [

@@ -1,10 +1,11 @@
 // `netboot machines <action>`: the operator API's machine actions from the command line, printing
-// the machine's new state (or --json), and `watch`, the live timeline over the API's event stream.
+// the machine's new state (or --json), `power`, and `watch`, the live timeline over the API's event stream.
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
+import { Argument, type Command } from 'commander';
 import { ValidationError } from '../errors.js';
 import { addPowerOptions, hasPowerFlags, parsePowerOption, type PowerFlags } from './power-options.js';
 import type { MachineEvent } from '../machines/model.js';
+import { operatorPowerActions } from '../machines/power-control.js';
 import { apiClient } from './api-client.js';
 import { registerDeployCommands } from './deploy-commands.js';
 import { cliEnvironment, resolveConfig, type GlobalOptions } from './context.js';
@@ -49,6 +50,11 @@ export function registerMachineActions(machines: Command, program: Command): voi
         printMachine(await api().call('POST', `/machines/${encodeURIComponent(key)}/actions/${name}`), options.json);
       });
   }
+  machines.command('power').description('power on, off (hard), cycle, or soft (the ACPI power button: the OS shuts down, or not)')
+    .addArgument(new Argument('<action>').choices(operatorPowerActions)).argument('<id|hostname|mac>').option('--json', 'print JSON')
+    .action(async (action: string, key: string, options: { json?: boolean }) => {
+      printMachine(await api().call('POST', `/machines/${encodeURIComponent(key)}/power/${action}`), options.json);
+    });
   machines.command('allocate').description('reserve one Ready machine that has what you ask for (or the one named)')
     .argument('[id|hostname|mac]', 'this machine, if it meets the constraints')
     .option('--cpu <n>', 'at least this many CPUs', positiveInt('--cpu'))
@@ -77,12 +83,14 @@ export function registerMachineActions(machines: Command, program: Command): voi
       printMachine(await api().call('POST', `/machines/${encodeURIComponent(key)}/actions/mark-broken`, body), options.json);
     });
 
-  addPowerOptions(machines.command('add').description('add a machine by hand; commissioning starts at once')
-    .argument('<mac>').requiredOption('--power <driver>', powerHelp))
+  addPowerOptions(machines.command('add')
+    .description('add a machine by hand; commissioning starts at once. Without <mac>, by its BMC alone (ipmi, redfish): '
+      + 'it is powered on to netboot, matched by the BMC address it reports when it enlists, then commissioned')
+    .argument('[mac]').requiredOption('--power <driver>', powerHelp))
     .option('--hostname <name>').option('--skip-tests', 'skip the testing phase').option('--json', 'print JSON')
-    .action(async (mac: string, options: PowerFlags & { power: string; hostname?: string; skipTests?: boolean; json?: boolean }) => {
+    .action(async (mac: string | undefined, options: PowerFlags & { power: string; hostname?: string; skipTests?: boolean; json?: boolean }) => {
       printMachine(await api().call('POST', '/machines', {
-        mac, power: parsePowerOption(options.power, options, cliEnvironment()),
+        ...(mac ? { mac } : {}), power: parsePowerOption(options.power, options, cliEnvironment()),
         ...(options.hostname ? { hostname: options.hostname } : {}), ...(options.skipTests ? { skipTests: true } : {}),
       }), options.json);
     });

@@ -4,7 +4,7 @@ import { normaliseMac } from '../machines/boot.js';
 import { NotFoundError, ValidationError } from '../errors.js';
 import { matchesFilter, type MachineFilterQuery } from '../api/index.js';
 import { publicPowerSettings } from '../power/registry.js';
-import type { Machine } from '../machines/model.js';
+import { machineMacs, type Machine } from '../machines/model.js';
 import { registerMachineActions } from './machine-actions.js';
 import { safeJson } from './escape.js';
 import { formatMachine, formatMachineList } from './format.js';
@@ -36,7 +36,7 @@ export function registerMachineCommands(program: Command): void {
         const machine = store.machines.get(key) ?? (mac ? store.machines.byMac(mac) : undefined);
         if (!machine) throw new NotFoundError(`no machine '${key}': see \`netboot machines list\``);
         const events = store.events.forMachine(machine.id);
-        const macs = machine.inventory?.nics.map((n) => n.mac) ?? [machine.bootMac];
+        const macs = machineMacs(machine);
         const relays = macs.map((m) => store.relays.byMac(m)).filter((r) => r !== undefined);
         const { token: _token, ...shown } = machine;
         console.log(options.json ? safeJson({ ...shown, power: publicPowerSettings(machine.power), relays, events }) : formatMachine(machine, events, relays));

@@ -101,7 +101,7 @@ export function renderNetworkConfig(ctx: Pick<SeedContext, 'machine'>): string {
 function netbootParts(ctx: SeedContext): MimePart[] {
   const base = seedBase(ctx.publicUrl, ctx.token);
   const env = {
-    NETBOOT_URL: ctx.publicUrl, NETBOOT_TOKEN: ctx.token, NETBOOT_PHASE: ctx.phase, NETBOOT_BOOT_MAC: ctx.machine.bootMac,
+    NETBOOT_URL: ctx.publicUrl, NETBOOT_TOKEN: ctx.token, NETBOOT_PHASE: ctx.phase, NETBOOT_BOOT_MAC: ctx.machine.bootMac ?? '',
   };
   const exports = Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`);
   const script = [

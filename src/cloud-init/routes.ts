@@ -12,7 +12,7 @@ import type { Machine } from '../machines/model.js';
 import { runningPhase, runningSystem } from '../machines/script-runs.js';
 import { Closed, SafeText } from '../schemas.js';
 import {
-  renderSystemMetaData, renderSystemUserData, renderSystemVendorData, renderTargetSystemConfig, type SystemKind, type SystemSeedContext,
+  renderSystemMetaData, renderSystemUserData, renderSystemVendorData, renderTargetSystemConfig, systemInstanceId, type SystemKind, type SystemSeedContext,
 } from './deployed-render.js';
 import type { RenderCache } from './cache.js';
 import { parseOperatorUserData } from './operator-user-data.js';
@@ -20,6 +20,7 @@ import {
   checkRendered, renderCmdlineConfig, renderMetaData, renderNetworkConfig, renderUserData, renderVendorData,
   seedDocuments, type SeedContext, type SeedDocument,
 } from './render.js';
+import { eventKey } from '../machines/boot.js';
 
 export interface CloudInitRouteDeps {
   /** Token and address together: the seed holds operator user-data (src/machines/boot-auth.ts). */
@@ -150,7 +151,7 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
     const { document } = request.params as { document: SeedDocument };
     const machine = machineOf(request);
     const text = deps.cache.get(machine, document, () => checkRendered(document, render(document, machine)));
-    if (request.method === 'GET') deps.events.record({ mac: machine.bootMac, type: 'cloud-init', detail: `fetched ${document}` });
+    if (request.method === 'GET') deps.events.record({ ...eventKey(machine), type: 'cloud-init', detail: `fetched ${document}` });
     return reply.type('text/plain; charset=utf-8').send(text);
   });
 
@@ -160,7 +161,7 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
     const { document } = request.params as { document: TargetDocument };
     const machine = machineOf(request);
     const text = deps.cache.get(machine, `target/${document}`, () => checkRendered(document, renderTarget(document, machine)));
-    if (request.method === 'GET') deps.events.record({ mac: machine.bootMac, type: 'cloud-init', detail: `installer fetched the deployed system's ${document}` });
+    if (request.method === 'GET') deps.events.record({ ...eventKey(machine), type: 'cloud-init', detail: `installer fetched the deployed system's ${document}` });
     return reply.type('text/plain; charset=utf-8').send(text);
   });
 
@@ -182,9 +183,13 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
     }
     const env = environmentOf(machine);
     const detail = timelineDetail(event);
-    if (detail) deps.events.record({ mac: machine.bootMac, type: 'cloud-init', detail });
+    if (detail) deps.events.record({ ...eventKey(machine), type: 'cloud-init', detail });
     // cloud-init's last stage is over (with its result: FAIL means "up, with errors", deploy.md §0.3).
-    if ('system' in env && event.name === 'modules-final' && event.event_type === 'finish') deps.systemFinished?.(machine, event.result ?? 'SUCCESS');
+    // Not for rescue mode, which shares a deployed system's token (lifecycle-table.ts rescueKeepsToken)
+    // and so waits for its own instance's phone-home (below): a report carries no instance id.
+    if ('system' in env && env.system !== 'rescue' && event.name === 'modules-final' && event.event_type === 'finish') {
+      deps.systemFinished?.(machine, event.result ?? 'SUCCESS');
+    }
     return reply.code(204).send();
   });
 
@@ -193,8 +198,17 @@ export const cloudInitRoutes: FastifyPluginAsync<CloudInitRouteDeps> = async (ap
     const env = environmentOf(machine);
     const form = new URLSearchParams(String(request.body ?? ''));
     const instance = form.get('instance_id');
-    deps.events.record({ mac: machine.bootMac, type: 'cloud-init', detail: `finished${instance ? ` (instance ${instance.slice(0, 80)})` : ''}` });
-    if ('system' in env) deps.systemFinished?.(machine, 'SUCCESS');
+    deps.events.record({ ...eventKey(machine), type: 'cloud-init', detail: `finished${instance ? ` (instance ${instance.slice(0, 80)})` : ''}` });
+    if (!('system' in env)) return reply.code(204).send();
+    // Rescue mode of a deployed machine runs under the deployed system's token: only the rescue
+    // session's own instance says the rescue environment is up (a late post of the deployed system,
+    // still running as the power cycle was queued, would otherwise pass Entering rescue).
+    const expected = env.system === 'rescue' ? systemInstanceId(systemContext(machine, 'rescue')) : undefined;
+    if (expected !== undefined && instance !== expected) {
+      deps.events.record({ ...eventKey(machine), type: 'note', detail: `phone-home from instance ${instance?.slice(0, 80) ?? '(none)'}, not this rescue session's ${expected}: ignored` });
+    } else {
+      deps.systemFinished?.(machine, 'SUCCESS');
+    }
     return reply.code(204).send();
   });
 };

@@ -176,6 +176,8 @@ export const LifecycleSection = Type.Object({
   releasingTimeout: Type.Integer({ minimum: 10, default: 1800 }),
   erasingTimeout: Type.Integer({ minimum: 10, default: 7200 }),
   rescueTimeout: Type.Integer({ minimum: 10, default: 1800 }),
+  /** A machine added by its BMC alone: from the power-on to its enlistment, else powered off with the reason. */
+  enlistingTimeout: Type.Integer({ minimum: 10, default: 1800 }),
   /**
    * How `release --erase` wipes disks when the operator names no mode: quick (signatures, first and
    * last MiB), full (every block: discard-to-zero where supported, else zeros written) or secure

@@ -9,6 +9,7 @@ import type { BmcCredentials } from './bmc-credentials.js';
 import type { Machine, PowerSettingsValue } from './model.js';
 import type { MachineService } from './service.js';
 import type { EventSink } from './boot.js';
+import { eventKey } from './boot.js';
 
 export interface BmcAdoptionDeps {
   readonly service: Pick<MachineService, 'get' | 'update' | 'probePower'>;
@@ -18,7 +19,7 @@ export interface BmcAdoptionDeps {
 /** Applies commissioning's BMC findings to the machine's power settings, or says on its timeline why not. */
 export async function adoptBmcCredentials(deps: BmcAdoptionDeps, reported: Machine, found: BmcCredentials): Promise<void> {
   const machine = deps.service.get(reported.id); // as it is now: the operator may have changed it meanwhile
-  const unchanged = (why: string) => deps.events.record({ mac: machine.bootMac, type: 'note', detail: `power settings unchanged: ${why}` });
+  const unchanged = (why: string) => deps.events.record({ ...eventKey(machine), type: 'note', detail: `power settings unchanged: ${why}` });
   if (!found.created) return unchanged('no BMC user was created (config bmc.createUser is false)');
   if (found.address === '0.0.0.0') return unchanged('the BMC has no LAN address to reach it at');
   if (machine.locked) return unchanged('the machine is locked');

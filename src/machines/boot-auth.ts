@@ -9,6 +9,7 @@
 import { ForbiddenError, UnauthorizedError } from '../errors.js';
 import type { EventSink } from './boot.js';
 import type { Machine } from './model.js';
+import { eventKey } from './boot.js';
 
 /** Which MAC holds this address; undefined when none is known. */
 export interface LeaseLookup {
@@ -77,7 +78,7 @@ export class BootAuth {
     const holder = this.macOf(address);
     const ip = plainIpv4(address);
     this.deps.events.record({
-      mac: machine.bootMac, type: 'token-refused',
+      ...eventKey(machine), type: 'token-refused',
       detail: `${what} asked from ${ip}, which ${holder ? `is leased to ${holder}` : 'holds no lease'}`,
     });
     throw new ForbiddenError(`${what} of machine ${machine.id} is served only to the address leased to that machine, not to ${ip}`);

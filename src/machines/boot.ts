@@ -75,10 +75,18 @@ export type EventType = (typeof eventTypes)[number];
 export type EventData = Readonly<Record<string, number | string>>;
 
 export interface MachineEventInput {
+  /** The MAC on the wire; '' for a machine that has none yet (added by its BMC, not enlisted). */
   readonly mac: string;
+  /** The machine, when the recorder knows it: else the owner of `mac`, if any. */
+  readonly machineId?: string;
   readonly type: EventType;
   readonly detail?: string;
   readonly data?: EventData;
+}
+
+/** An event about a known machine: its boot MAC (none yet: '') and its id, so it lands on its timeline either way. */
+export function eventKey(machine: { readonly id: string; readonly bootMac: string | null }): { mac: string; machineId: string } {
+  return { mac: machine.bootMac ?? '', machineId: machine.id };
 }
 
 export interface EventSink {

@@ -9,6 +9,7 @@ import type { EventSink } from './boot.js';
 import type { Deployment, EraseMode, Machine } from './model.js';
 import type { MachineService } from './service.js';
 import { runningSystem } from './script-runs.js';
+import { eventKey } from './boot.js';
 
 /** What an operator asks for (API body, CLI flags); every field optional. */
 export interface DeployRequest {
@@ -110,7 +111,7 @@ export class Deployments {
     // still running reports through its runner, not this way.
     if ((machine.state !== 'Deploying' && machine.state !== 'Entering rescue') || !runningSystem(machine)) return;
     if (machine.state === 'Deploying' && result !== 'SUCCESS') {
-      this.deps.events.record({ mac: machine.bootMac, type: 'note', detail: `cloud-init of the deployed system finished with ${result}: see cloud-init events above` });
+      this.deps.events.record({ ...eventKey(machine), type: 'note', detail: `cloud-init of the deployed system finished with ${result}: see cloud-init events above` });
     }
     try {
       this.deps.service.act(machine.id, { type: 'phase-passed' });

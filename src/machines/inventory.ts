@@ -31,6 +31,8 @@ export const InventorySchema = Closed({
   bootMac: Mac,
   arch: SafeText(32, { minLength: 1 }),
   kernel: SafeText(128),
+  /** How the firmware booted the reporting kernel (EFI or legacy BIOS): the mode of the BMC's next network boot. */
+  firmware: Type.Optional(Type.Union([Type.Literal('uefi'), Type.Literal('bios')])),
   cpu: Closed({
     count: Type.Integer({ minimum: 1, maximum: 65536 }),
     model: SafeText(256),
@@ -44,6 +46,12 @@ export const InventorySchema = Closed({
     serial: SafeText(256),
     uuid: SafeText(64),
   }),
+  // The BMC as the machine sees it in-band (ipmitool lan print over /dev/ipmi0): a machine added by
+  // its BMC alone is matched to its record by this address when it enlists (issue 14).
+  bmc: Type.Optional(Closed({
+    address: Type.String({ pattern: '^[0-9]{1,3}(\\.[0-9]{1,3}){3}$', maxLength: 15, description: 'the BMC LAN channel IPv4 address' }),
+    mac: Type.Optional(Mac),
+  })),
 });
 
 export type Inventory = Static<typeof InventorySchema>;

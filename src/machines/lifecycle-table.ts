@@ -98,13 +98,15 @@ interface Step {
   readonly run?: Effect;
   readonly power?: 'on' | 'off' | 'cycle';
   readonly note: string;
+  /** The phase runs under the machine's current token (see rescueKeepsToken). */
+  readonly keepToken?: boolean;
 }
 
 /** Enter a busy state: fresh token, maybe a new run, its boot purpose, power, what confirms it, its timer. */
 function start(to: BusyState, m: MachineFacts, step: Step): Transition {
   const confirms = phases[to].confirms;
   return ok(to, [
-    { kind: 'rotate-token' },
+    ...(step.keepToken ? [] : [{ kind: 'rotate-token' } as const]),
     ...(step.run ? [step.run] : []),
     { kind: 'boot-purpose', purpose: bootPurposeOf({ ...m, state: to }) },
     ...(step.power ? [{ kind: 'power', action: step.power } as const] : []),
@@ -165,9 +167,17 @@ const bootInstalledDisk: Handler<'phase-passed'> = () => ok('Deploying', [
 const release: Handler<'release'> = (m, e) => e.erase === true
   ? start('Disk erasing', m, { run: { kind: 'start-run', phase: 'erasing' }, power: 'cycle', note: 'release started; erasing disks' })
   : start('Releasing', m, { power: 'off', note: 'release started; powering off' });
-const rescue: Handler<'rescue'> = (m) => start('Entering rescue', m, { power: 'cycle', note: 'entering rescue mode' });
+/**
+ * Rescuing a deployed system keeps its token, going in and coming out: the deployed system's
+ * cloud-init carries it (reporting, phone-home) and posts with it again after the rescue, which a
+ * rotated token answered with 401 and token-refused noise. The rescue environment runs on the same
+ * machine for the same operator, so it may hold the same secret.
+ */
+const rescueKeepsToken = (m: MachineFacts): boolean =>
+  (rescueStates.includes(m.state) ? m.beforeRescue : m.state) === 'Deployed';
+const rescue: Handler<'rescue'> = (m) => start('Entering rescue', m, { power: 'cycle', note: 'entering rescue mode', keepToken: rescueKeepsToken(m) });
 const exitRescue: Handler<'exit-rescue'> = (m) =>
-  start('Exiting rescue', m, { power: 'off', note: `exiting rescue mode; returning to ${exitTarget(m)}` });
+  start('Exiting rescue', m, { power: 'off', note: `exiting rescue mode; returning to ${exitTarget(m)}`, keepToken: rescueKeepsToken(m) });
 
 /** abort, phase-failed and timeout for a busy state: stop, power off, land in its aborted/failed state. */
 function busy(s: BusyState): Row {

@@ -10,7 +10,8 @@ export interface Machine {
   readonly id: string;
   readonly hostname: string;
   readonly state: MachineState;
-  readonly bootMac: string;
+  /** The MAC it boots from; null for a machine added by its BMC that has not enlisted yet. */
+  readonly bootMac: string | null;
   readonly arch: string;
   readonly uuid: string | null;
   readonly inventory: Inventory | null;
@@ -80,6 +81,11 @@ export type MachinePowerState = 'on' | 'off' | 'unknown' | 'error';
 export interface PowerSettingsValue {
   readonly type: string;
   readonly [setting: string]: unknown;
+}
+
+/** The machine's MACs: its NICs once an inventory names them, else its boot MAC (none for a machine added by its BMC). */
+export function machineMacs(machine: Pick<Machine, 'inventory' | 'bootMac'>): string[] {
+  return machine.inventory?.nics.map((n) => n.mac) ?? (machine.bootMac ? [machine.bootMac] : []);
 }
 
 export interface MachineEvent {

@@ -7,10 +7,11 @@
 // an error at the next good answer.
 import type { Logger } from 'pino';
 import { openPowerSettings, sealPowerSettings, secretValues, type SecretCipher } from '../power/sealing.js';
-import type { PowerAction, PowerDriver, PowerState } from '../power/driver.js';
+import { PowerError, type BootFirmware, type PowerDriver, type PowerState } from '../power/driver.js';
 import type { Store } from '../store/index.js';
 import type { Machine, MachinePowerState, PowerSettingsValue } from './model.js';
 import { PowerQueue } from './power-queue.js';
+import { eventKey } from './boot.js';
 
 export interface PowerControlDeps {
   readonly store: Store;
@@ -21,6 +22,14 @@ export interface PowerControlDeps {
   readonly secrets?: SecretCipher;
   readonly now: () => number;
 }
+
+/**
+ * What an operator can ask of a machine's power outside the life-cycle (MAAS's power on/off): the
+ * driver actions, and soft, the ACPI power button (IPMI `chassis power soft`, Redfish
+ * GracefulShutdown), which lets the OS shut down cleanly or not at all.
+ */
+export const operatorPowerActions = ['on', 'off', 'cycle', 'soft'] as const;
+export type OperatorPowerAction = (typeof operatorPowerActions)[number];
 
 /** Power types whose state nobody can read: never polled. */
 const unpolled: ReadonlySet<string> = new Set(['manual']);
@@ -39,6 +48,15 @@ export class PowerControl {
     return this.deps.secrets ? sealPowerSettings(settings, this.deps.secrets) : settings;
   }
 
+  /** Whether the machine's driver has the ACPI power button (false when its settings cannot be opened). */
+  hasSoft(machine: Machine): boolean {
+    try {
+      return this.driverFor(machine).soft !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
   driverFor(machine: Machine): PowerDriver {
     const settings = this.deps.secrets ? openPowerSettings(machine.power, this.deps.secrets) : machine.power;
     return this.deps.powerDriver(settings);
@@ -49,19 +67,21 @@ export class PowerControl {
    * before every power-on): a failure there is a note and the power-on goes ahead, since many
    * machines boot from the network anyway. Returns whether the action succeeded.
    */
-  async act(queued: Machine, action: PowerAction): Promise<boolean> {
+  async act(queued: Machine, action: OperatorPowerAction): Promise<boolean> {
     const machine = this.current(queued);
-    const record = (type: 'power' | 'power-failed' | 'note', detail: string) => this.deps.store.events.record({ mac: machine.bootMac, type, detail });
+    const record = (type: 'power' | 'power-failed' | 'note', detail: string) => this.deps.store.events.record({ ...eventKey(machine), type, detail });
     try {
       const driver = this.driverFor(machine);
-      if (action !== 'off' && driver.setNextBootNetwork) {
+      if ((action === 'on' || action === 'cycle') && driver.setNextBootNetwork) {
         try {
-          await driver.setNextBootNetwork();
+          await driver.setNextBootNetwork(firmwareOf(machine));
         } catch (err) {
           record('note', `next boot from the network not set (${machine.power.type}): ${this.reason(machine, err)}; powering ${action === 'on' ? 'on' : 'cycling'} anyway`);
         }
       }
-      await driver[action]();
+      if (action !== 'soft') await driver[action]();
+      else if (driver.soft) await driver.soft();
+      else throw new PowerError(`power type '${machine.power.type}' has no soft power-off (ACPI power button)`);
       record('power', `${action} (${machine.power.type})`);
       return true;
     } catch (err) {
@@ -69,7 +89,7 @@ export class PowerControl {
       const reason = this.reason(machine, err);
       this.deps.log.warn({ machine: machine.id, reason }, `power ${action} failed`);
       record('power-failed', `${action}: ${reason}`);
-      this.remember(machine.id, 'error', `${action}: ${reason}`);
+      this.remember(machine, 'error', `${action}: ${reason}`);
       return false;
     }
   }
@@ -79,12 +99,12 @@ export class PowerControl {
     const machine = this.current(queued);
     try {
       const state = await this.driverFor(machine).query();
-      this.remember(machine.id, state, '');
+      this.remember(machine, state, '');
       return state;
     } catch (err) {
       const reason = this.reason(machine, err);
       this.deps.log.debug({ machine: machine.id, reason }, 'power query failed');
-      this.remember(machine.id, 'error', reason);
+      this.remember(machine, 'error', reason);
       return undefined;
     }
   }
@@ -125,15 +145,29 @@ export class PowerControl {
     return this.deps.store.machines.get(queued.id) ?? queued;
   }
 
-  /** Stores what was learnt; a change of state or of the error's reason goes on the timeline. */
-  private remember(id: string, state: MachinePowerState, error: string): void {
-    const before = this.deps.store.machines.get(id);
+  /**
+   * The power settings changed: what was read or failed with the old ones (a wrong address's
+   * 'error') says nothing about the new BMC, so the state is 'unknown' until the next read.
+   */
+  settingsChanged(machine: Machine): void {
+    this.remember(machine, 'unknown', '');
+  }
+
+  /**
+   * Stores what was learnt with `used` (the machine as the action or query saw it); a change of
+   * state or of the error's reason goes on the timeline. An answer got with power settings that
+   * have been replaced meanwhile (an action queued before `machines set --power`) is dropped: it
+   * would put the old BMC's error back on the machine.
+   */
+  private remember(used: Machine, state: MachinePowerState, error: string): void {
+    const before = this.deps.store.machines.get(used.id);
     if (!before) return; // deleted meanwhile
-    this.deps.store.machines.setPowerState(id, state, error, this.deps.now());
+    if (JSON.stringify(before.power) !== JSON.stringify(used.power)) return;
+    this.deps.store.machines.setPowerState(used.id, state, error, this.deps.now());
     if (before.powerState === state && before.powerError === error) return;
     const was = before.powerState === 'error' ? ` (was error: ${before.powerError})` : '';
     const detail = state === 'error' ? `error: ${error}` : `${state}${was}`;
-    this.deps.store.events.record({ mac: before.bootMac, type: 'power-state', detail, data: { state } });
+    this.deps.store.events.record({ ...eventKey(before), type: 'power-state', detail, data: { state } });
   }
 
   /**
@@ -153,4 +187,18 @@ export class PowerControl {
       return []; // sealed with another key: nothing opened, so nothing in the clear to blank
     }
   }
+}
+
+/**
+ * How the machine's firmware boots: as its inventory reports it (the enlist agent and 00-inventory
+ * look for /sys/firmware/efi), else what its arch names, in the Booter's spelling of RFC 4578 §2.1 option 93
+ * (src/machines/boot.ts Arch: 'x86_64-efi', 'arm64-efi' are UEFI, 'x86' is BIOS). Anything else
+ * (`uname -m` from the enlistment inventory, 'unknown') says nothing about the firmware: undefined,
+ * and the driver leaves the boot mode to the BMC as before.
+ */
+export function firmwareOf(machine: Pick<Machine, 'arch' | 'inventory'>): BootFirmware | undefined {
+  if (machine.inventory?.firmware) return machine.inventory.firmware;
+  if (/-efi$/.test(machine.arch)) return 'uefi';
+  if (machine.arch === 'x86') return 'bios';
+  return undefined;
 }

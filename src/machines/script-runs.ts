@@ -16,6 +16,7 @@ import { checkResultSize, outputTail } from './result-limits.js';
 import type { RunnableScript } from './scripts.js';
 import type { MachineService } from './service.js';
 import type { Tagging } from './tagging.js';
+import { eventKey } from './boot.js';
 
 /** One script's result as the machine reports it (decoded from the wire). */
 export interface ResultReport extends Omit<ScriptResult, 'at'> {
@@ -77,7 +78,7 @@ export class ScriptRuns {
     const extra = this.deps.phaseParameters?.(machine, phase) ?? {};
     const scripts = this.deps.service.runScripts(machine, phase).filter((s) => !run || run.scripts.includes(s.name))
       .map((s) => (s.builtin && Object.keys(extra).length > 0 ? { ...s, parameters: { ...s.parameters, ...extra } } : s));
-    store.events.record({ mac: machine.bootMac, type: 'scripts', detail: `${phase}: ${scripts.map((s) => s.name).join(', ') || 'none'}` });
+    store.events.record({ ...eventKey(machine), type: 'scripts', detail: `${phase}: ${scripts.map((s) => s.name).join(', ') || 'none'}` });
     return { scripts, startedAt: run?.startedAt ?? 0 };
   }
 
@@ -100,7 +101,7 @@ export class ScriptRuns {
       name: report.name, exitCode: report.exitCode, timedOut: report.timedOut, durationMs: report.durationMs, stdout, stderr, files,
     });
     const outcome = report.timedOut ? 'timed out' : `exit ${report.exitCode}`;
-    store.events.record({ mac: machine.bootMac, type: 'script-result', detail: `${report.name} ${outcome} in ${report.durationMs} ms` });
+    store.events.record({ ...eventKey(machine), type: 'script-result', detail: `${report.name} ${outcome} in ${report.durationMs} ms` });
     const inventory = report.files['inventory.json'];
     if (report.phase === 'commissioning' && inventory) this.ingestInventory(machine, inventory);
     if (bmcCredentials) this.takeBmcCredentials(machine, report, bmcCredentials);
@@ -112,7 +113,7 @@ export class ScriptRuns {
    * dropped.
    */
   private takeBmcCredentials(machine: Machine, report: ResultReport, bytes: Buffer): void {
-    const note = (detail: string) => this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail });
+    const note = (detail: string) => this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail });
     if (report.phase !== 'commissioning') return note(`${BMC_CREDENTIALS_FILE} from ${report.name} ignored: BMCs are set up while commissioning`);
     const parsed = parseBmcCredentials(bytes);
     if ('problem' in parsed) return note(`${parsed.problem}: BMC settings from ${report.name} ignored`);
@@ -140,7 +141,7 @@ export class ScriptRuns {
   ingestInventory(machine: Machine, bytes: Buffer): Machine | undefined {
     const { store } = this.deps;
     const refuse = (why: string) => {
-      store.events.record({ mac: machine.bootMac, type: 'inventory', detail: `${why}: kept the previous inventory` });
+      store.events.record({ ...eventKey(machine), type: 'inventory', detail: `${why}: kept the previous inventory` });
       return undefined;
     };
     let inventory: unknown;
@@ -162,7 +163,7 @@ export class ScriptRuns {
       store.events.adoptByMacs(machine.id, inventory.nics.map((n) => n.mac.toLowerCase()));
       const { added, removed } = this.deps.tagging.refresh(updated);
       store.events.record({
-        mac: machine.bootMac, type: 'inventory',
+        ...eventKey(machine), type: 'inventory',
         detail: `${inventory.cpu.count} cpu, ${Math.round(inventory.memoryBytes / 2 ** 20)} MiB, ${inventory.disks.length} disk(s)`
           + `${added.length ? `; tagged ${added.join(', ')}` : ''}${removed.length ? `; untagged ${removed.join(', ')}` : ''}`,
       });

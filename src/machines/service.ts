@@ -8,22 +8,21 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleepFor } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { ConflictError, NotFoundError, ValidationError } from '../errors.js';
-import { machineMacProblem } from '../schemas.js';
+import { ConflictError, NotFoundError } from '../errors.js';
 import type { MachinePatch, Store } from '../store/index.js';
 import type { PowerDriver, PowerState } from '../power/driver.js';
 import { hasOpenSecrets, type SecretCipher } from '../power/sealing.js';
-import { powerSettingsWarnings } from '../power/registry.js';
 import {
   factsAfter, transition, type Effect, type LifecycleEvent, type MachineFacts, type RunPhase, type TimerName,
 } from './lifecycle.js';
 import type { Deployment, EraseMode, Machine, PowerSettingsValue } from './model.js';
-import { normaliseMac } from './boot.js';
+import { eventKey, normaliseMac } from './boot.js';
 import { chooseMachine, type AllocationConstraints } from './allocation.js';
 import { scriptProblem, ScriptCatalogue, type RunnableScript } from './scripts.js';
 import { MachineTimers } from './timers.js';
 import type { PowerQueue } from './power-queue.js';
-import { PowerControl } from './power-control.js';
+import { PowerControl, type OperatorPowerAction } from './power-control.js';
+import { enlistingTimer, MachineAdding, warnAboutPower, type AddFields } from './machine-adding.js';
 
 export interface MachineServiceDeps {
   readonly store: Store;
@@ -35,6 +34,8 @@ export interface MachineServiceDeps {
   readonly powerPoll?: { readonly intervalMs: number; readonly concurrency: number };
   /** Seconds each life-cycle timer runs before the machine is failed for not calling back. */
   readonly timeouts: Readonly<Record<TimerName, number>>;
+  /** Seconds a machine added by its BMC alone has to enlist after the power-on (config lifecycle.enlistingTimeout; 1800). */
+  readonly enlistingTimeout?: number;
   /** The built-in scripts (src/enlist/scripts.ts loads them); with the stored ones they form `scripts`. */
   readonly builtinScripts: readonly RunnableScript[];
   readonly log: Logger;
@@ -65,6 +66,7 @@ export class MachineService {
   private readonly timers: MachineTimers;
   private readonly queue: PowerQueue;
   private readonly power: PowerControl;
+  private readonly adding: MachineAdding;
   private pollTimer: NodeJS.Timeout | undefined;
   /** Aborted by close(): stops power-state polling. */
   private readonly closing = new AbortController();
@@ -75,6 +77,12 @@ export class MachineService {
     this.timers = new MachineTimers(this.now, (id, deadline) => this.onTimer(id, deadline), deps.log);
     this.power = new PowerControl({ store: deps.store, log: deps.log, powerDriver: deps.powerDriver, now: this.now, ...(deps.secrets ? { secrets: deps.secrets } : {}) });
     this.queue = this.power.queue;
+    this.adding = new MachineAdding({
+      store: deps.store, log: deps.log, power: this.power, now: this.now, enlistingTimeout: deps.enlistingTimeout ?? 1800,
+      act: (id, event) => this.act(id, event),
+      queuePower: (machine, action) => this.carryOut(machine, [{ kind: 'power', action }]),
+      armTimer: (id, deadline) => this.timers.arm(id, deadline),
+    });
   }
 
   /**
@@ -129,6 +137,25 @@ export class MachineService {
     return new Promise((resolve, reject) => this.queue.enqueue(id, () => work().then(resolve, reject)));
   }
 
+  /**
+   * An operator's power action outside the life-cycle (MAAS's power on/off; soft: the ACPI power
+   * button). Queued behind the machine's power work, the stored machine returned at once; the outcome
+   * goes on the timeline (power-failed and powerState 'error' on failure) and the poll reads the new
+   * state. The life-cycle is not told: a machine powered off mid-phase fails when its timer runs out.
+   */
+  powerAction(key: string, action: OperatorPowerAction): Machine {
+    const machine = this.get(key);
+    if (machine.locked) throw new ConflictError(`machine ${machine.id} is locked: unlock it before changing its power`);
+    if (action === 'soft' && !this.power.hasSoft(machine)) {
+      throw new ConflictError(`power type '${machine.power.type}' has no soft power-off (ACPI power button): use off`);
+    }
+    this.queue.enqueue(machine.id, async () => {
+      const now = this.deps.store.machines.get(machine.id); // its settings as they are when the action runs
+      if (now) await this.power.act(now, action);
+    });
+    return machine;
+  }
+
   /** Settles when the machine's queued power work is done (tests; a future `?wait=power`). */
   powerSettled(id: string): Promise<void> {
     return this.queue.idle(id);
@@ -177,26 +204,17 @@ export class MachineService {
     return machine;
   }
 
-  /** A machine added by hand: MAC and power settings; commissioning starts at once (as in MAAS). */
-  add(fields: { mac: string; power: PowerSettingsValue; hostname?: string; skipTests?: boolean }): Machine {
-    const mac = normaliseMac(fields.mac);
-    if (!mac) throw new ConflictError(`'${fields.mac}' is not a MAC address`);
-    // Probe F12: broadcast, multicast and all-zero MACs were added as machines.
-    const problem = machineMacProblem(mac);
-    if (problem) throw new ValidationError(problem);
-    const existing = this.deps.store.machines.byMac(mac);
-    if (existing) throw new ConflictError(`MAC ${mac} already belongs to machine ${existing.id} (${existing.hostname})`);
-    if (fields.hostname && this.deps.store.machines.get(fields.hostname)) {
-      throw new ConflictError(`hostname ${fields.hostname} is taken`);
-    }
-    const machine = this.deps.store.machines.create({
-      bootMac: mac, power: this.power.seal(fields.power), ...(fields.hostname ? { hostname: fields.hostname } : {}),
-    });
-    // What the machine did on the wire before the operator added it (DHCP, iPXE) joins its timeline.
-    this.deps.store.events.adoptByMacs(machine.id, [mac]);
-    this.deps.store.events.record({ mac, type: 'machine-added', detail: `${machine.id} by hand, power ${fields.power.type}` });
-    this.warnAboutPower(machine, fields.power);
-    return this.act(machine.id, { type: 'commission', ...(fields.skipTests ? { skipTests: true } : {}) });
+  /**
+   * A machine added by hand: MAC and power settings; commissioning starts at once (as in MAAS).
+   * Without a MAC, by its BMC alone (src/machines/machine-adding.ts).
+   */
+  add(fields: AddFields): Machine {
+    return this.adding.add(fields);
+  }
+
+  /** The first boot of a machine added by its BMC has enlisted it: commissioning starts. */
+  enlistedByBmc(machine: Machine): Machine {
+    return this.adding.enlistedByBmc(machine);
   }
 
   /** Lock, notes, zone, pool, power, hostname: fields outside the table. A lock blocks power changes too. */
@@ -213,23 +231,18 @@ export class MachineService {
       if (other && other.id !== machine.id) throw new ConflictError(`hostname ${patch.hostname} is taken by ${other.id}`);
     }
     if (patch.locked !== undefined && patch.locked !== machine.locked) {
-      this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: patch.locked ? 'locked' : 'unlocked' });
+      this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: patch.locked ? 'locked' : 'unlocked' });
     }
-    const updated = machines.update(machine.id, patch.power === undefined ? patch : { ...patch, power: this.power.seal(patch.power) })!;
+    let updated = machines.update(machine.id, patch.power === undefined ? patch : { ...patch, power: this.power.seal(patch.power) })!;
     if (patch.power !== undefined) {
-      this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: `power settings changed (${patch.power.type})` });
-      this.warnAboutPower(updated, patch.power);
+      this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: `power settings changed (${patch.power.type})` });
+      this.power.settingsChanged(updated);
+      updated = machines.get(machine.id)!;
+      warnAboutPower(this.deps, updated, patch.power);
     }
     return updated;
   }
 
-  /** The driver's warnings about the settings the operator chose (unverified TLS), on the timeline. */
-  private warnAboutPower(machine: Machine, power: PowerSettingsValue): void {
-    for (const warning of powerSettingsWarnings(power)) {
-      this.deps.log.warn({ machine: machine.id }, warning);
-      this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: `warning: ${warning}` });
-    }
-  }
 
   /**
    * The operator's user-data (parsed by the caller: src/cloud-init); '' clears it. `summary` says
@@ -249,7 +262,7 @@ export class MachineService {
     }
     const machine = unlocked();
     const updated = this.deps.store.machines.update(machine.id, { userData: value })!;
-    this.deps.store.events.record({ mac: machine.bootMac, type: 'note', detail: value === '' ? 'user-data cleared' : `user-data set (${summary})` });
+    this.deps.store.events.record({ ...eventKey(machine), type: 'note', detail: value === '' ? 'user-data cleared' : `user-data set (${summary})` });
     return updated;
   }
 
@@ -268,7 +281,7 @@ export class MachineService {
       const problem = scriptProblem(script);
       if (problem === undefined) return true;
       this.deps.log.warn({ script: script.name, mac: machine.bootMac }, `script ${script.name} skipped: ${problem}`);
-      if (machine.bootMac) this.deps.store.events.record({ mac: machine.bootMac, type: 'scripts', detail: `skipped ${script.name}: ${problem}` });
+      this.deps.store.events.record({ ...eventKey(machine), type: 'scripts', detail: `skipped ${script.name}: ${problem}` });
       return false;
     });
   }
@@ -299,11 +312,11 @@ export class MachineService {
           case 'boot-purpose': patch.bootPurpose = effect.purpose; break;
           case 'start-timer': patch.timer = { name: effect.timer, deadline: this.now() + this.deps.timeouts[effect.timer] * 1000 }; break;
           case 'cancel-timer': patch.timer = null; break;
-          case 'note': store.events.record({ mac: before.bootMac, type: 'note', detail: effect.message }); break;
+          case 'note': store.events.record({ ...eventKey(before), type: 'note', detail: effect.message }); break;
           case 'power': case 'confirm-power': break; // queued after the transaction (carryOut)
         }
       }
-      store.events.record({ mac: before.bootMac, type: 'state', detail: `${before.state} -> ${state}${patch.statusMessage ? `: ${patch.statusMessage}` : ''}` });
+      store.events.record({ ...eventKey(before), type: 'state', detail: `${before.state} -> ${state}${patch.statusMessage ? `: ${patch.statusMessage}` : ''}` });
       const after = store.machines.update(before.id, patch)!;
       if (patch.timer === null) this.timers.disarm(after.id);
       else if (patch.timer) this.timers.arm(after.id, patch.timer.deadline);
@@ -340,7 +353,7 @@ export class MachineService {
   private async confirmPower(machine: Machine, want: PowerState, mark: PhaseMark): Promise<void> {
     const { intervalMs, attempts } = this.deps.powerConfirm ?? defaultPowerConfirm;
     const sleep = this.deps.sleep ?? defaultSleep;
-    const record = (type: 'power' | 'note', detail: string) => this.deps.store.events.record({ mac: machine.bootMac, type, detail });
+    const record = (type: 'power' | 'note', detail: string) => this.deps.store.events.record({ ...eventKey(machine), type, detail });
     let lastError = '';
     for (let attempt = 1; attempt <= attempts; attempt++) {
       if (this.closing.signal.aborted || !this.stillIn(machine.id, mark)) return;
@@ -387,6 +400,7 @@ export class MachineService {
   private onTimer(id: string, deadline: number): void {
     const machine = this.deps.store.machines.get(id);
     if (!machine?.timer || machine.timer.deadline !== deadline) return; // replaced or cancelled meanwhile
+    if (machine.timer.name === enlistingTimer) return this.adding.enlistingTimedOut(machine);
     try {
       this.act(id, { type: 'timeout' });
     } catch (err) {

@@ -59,6 +59,15 @@ function hostAndPort(text: string): { address: string; port?: number } {
   return { address: text };
 }
 
+/** The host of a Redfish address (`host`, `host:port`, `[v6]:port` or an https:// URL), without brackets. */
+function redfishHost(address: string): string | undefined {
+  try {
+    return new URL(/^https?:\/\//.test(address) ? address : `https://${address}`).hostname.replace(/^\[(.*)\]$/, '$1');
+  } catch {
+    return undefined;
+  }
+}
+
 const ipmi: PowerDriverEntry<typeof ipmiSchema> = {
   type: 'ipmi', schema: ipmiSchema, secretFields: ['password'],
   cliSyntax: 'ipmi[:<address>[:<port>]] --user U (--password-file F | $NETBOOT_BMC_PASSWORD | --password P)',
@@ -67,6 +76,7 @@ const ipmi: PowerDriverEntry<typeof ipmiSchema> = {
     if (!match) return undefined;
     return { type: 'ipmi', ...(match[1] ? hostAndPort(match[1]) : {}) };
   },
+  bmcAddress: (settings) => settings.address,
   create: (settings, options) => new IpmiPowerDriver(settings, { timeoutMs: options.timeoutMs, log: options.log }),
 };
 
@@ -78,6 +88,7 @@ const redfish: PowerDriverEntry<typeof redfishSchema> = {
     if (!match) return undefined;
     return { type: 'redfish', ...(match[1] ? { address: match[1] } : {}) };
   },
+  bmcAddress: (settings) => redfishHost(settings.address),
   warnings: (settings) => (settings.verifyTls !== true && settings.caCert === undefined
     ? [`the Redfish BMC's TLS certificate is not verified (verifyTls off, no caCert): a host that can intercept the BMC network `
       + 'could pose as the BMC and read its password; give the BMC\'s CA as caCert (--ca-cert) or set verifyTls']

@@ -8,6 +8,13 @@ export type PowerState = 'on' | 'off' | 'unknown';
 
 export type PowerAction = 'on' | 'off' | 'cycle';
 
+/**
+ * The machine's firmware, when the appliance knows it: the next network boot must start in the same
+ * mode (a UEFI machine told to PXE boot in legacy mode boots nothing, or its CSM). Absent: unknown,
+ * and the BMC's own default stands.
+ */
+export type BootFirmware = 'uefi' | 'bios';
+
 export interface PowerDriver {
   readonly type: string;
   /** Powers the machine on from any off state; a no-op when it is already on. */
@@ -27,6 +34,7 @@ export interface PowerDriver {
    * BootSourceOverride Once/Pxe), as MAAS sets before every power-on: a machine whose firmware boots
    * its disk first still reaches the appliance, which then decides (the Booter may answer "local").
    * Absent where the boot order cannot be set (QEMU lab VMs boot the NIC first anyway; manual).
+   * `firmware` picks the boot mode (IPMI boot flags EFI bit, Redfish BootSourceOverrideMode).
    */
-  setNextBootNetwork?(): Promise<void>;
+  setNextBootNetwork?(firmware?: BootFirmware): Promise<void>;
 }

@@ -30,6 +30,11 @@ export interface PowerDriverEntry<S extends TObject = TObject> {
    * adds its other flags (--address, --user, ...) by setting name (src/cli/power-options.ts).
    */
   parseCli(text: string): Partial<Static<S>> | undefined;
+  /**
+   * The BMC's network address (host name or IP, no port or scheme) for drivers that talk to a BMC: a
+   * machine added by its BMC alone is matched by it to the machine that enlists reporting it.
+   */
+  bmcAddress?(settings: Static<S>): string | undefined;
   /** Warnings about settings the operator chose (TLS not verified): recorded on the machine's timeline. */
   warnings?(settings: Static<S>): string[];
   create(settings: Static<S>, options: PowerDriverOptions): PowerDriver;

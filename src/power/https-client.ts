@@ -2,6 +2,9 @@
 // cannot take a per-request CA or turn certificate checks off without undici's Agent, which is not a
 // dependency of ours. One request, one deadline, a bounded answer; the Authorization header and every
 // header value the caller passes stay out of errors.
+// The deadline is absolute, from the request's start to the answer's last byte: an idle timeout alone
+// (req.setTimeout, socket inactivity) is reset by every byte, so a BMC that trickles one byte every
+// few seconds would hold the machine's power queue (one action in flight per machine) for ever.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { PowerError } from './driver.js';
@@ -19,6 +22,7 @@ export interface HttpRequest {
   readonly headers?: Readonly<Record<string, string>>;
   readonly body?: unknown;
   readonly tls: TlsChoice;
+  /** Deadline of the whole request (connect, TLS, sending, the whole answer), ms. */
   readonly timeoutMs: number;
 }
 
@@ -37,6 +41,16 @@ export function httpCall(call: HttpRequest): Promise<HttpAnswer> {
   const send = secure ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const where = `${call.method} ${call.url.origin}${call.url.pathname}`;
+    // Settles the promise first: a request destroyed once its answer has begun does not always
+    // report the destroying error on `req` (Node emits 'aborted'/ECONNRESET on the answer instead).
+    const fail = (err: Error) => {
+      clearTimeout(deadline);
+      reject(wrap(where, err));
+      req.destroy(err);
+    };
+    const deadline = setTimeout(() => fail(new PowerError(
+      `${where}: not finished within the ${call.timeoutMs} ms deadline (the server is not answering, or answering too slowly)`,
+    )), call.timeoutMs);
     const req = send(call.url, {
       method: call.method,
       headers: {
@@ -53,14 +67,16 @@ export function httpCall(call: HttpRequest): Promise<HttpAnswer> {
       let bytes = 0;
       res.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
-        if (bytes > maxAnswerBytes) req.destroy(new PowerError(`${where}: answer larger than ${maxAnswerBytes} bytes`));
+        if (bytes > maxAnswerBytes) fail(new PowerError(`${where}: answer larger than ${maxAnswerBytes} bytes`));
         else chunks.push(chunk);
       });
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') }));
-      res.once('error', (err) => reject(wrap(where, err)));
+      res.once('end', () => {
+        clearTimeout(deadline);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString('utf8') });
+      });
+      res.once('error', fail);
     });
-    req.setTimeout(call.timeoutMs, () => req.destroy(new PowerError(`${where}: no answer within ${call.timeoutMs} ms`)));
-    req.once('error', (err) => reject(wrap(where, err)));
+    req.once('error', fail);
     req.end(body);
   });
 }

@@ -6,7 +6,7 @@ import {
   PowerSettingsSchema, powerDriverEntry, powerDrivers, type PowerDriverOptions, type PowerSettings,
 } from './registry.js';
 
-export { PowerError, type PowerAction, type PowerDriver, type PowerState } from './driver.js';
+export { PowerError, type BootFirmware, type PowerAction, type PowerDriver, type PowerState } from './driver.js';
 export { ManualPowerDriver, type ManualPowerOptions } from './manual.js';
 export { QemuPowerDriver, defaultQmpTimeoutMs, powerStateOf, type QemuPowerOptions } from './qemu.js';
 export { IpmiPowerDriver, ipmiSettingsFromCommissioning, type IpmiSettings } from './ipmi.js';
@@ -15,7 +15,7 @@ export { WebhookPowerDriver, type WebhookSettings } from './webhook.js';
 export { hasOpenSecrets, openPowerSettings, sealPowerSettings, type SecretCipher } from './sealing.js';
 
 export {
-  ManualPowerSettingsSchema, PowerSettingsSchema, QemuPowerSettingsSchema, powerDrivers, powerDriverEntry, powerSettingsWarnings,
+  bmcAddressOf, ManualPowerSettingsSchema, PowerSettingsSchema, QemuPowerSettingsSchema, powerDrivers, powerDriverEntry, powerSettingsWarnings,
   publicPowerSettings, secretMask, type PowerDriverEntry, type PowerDriverOptions, type PowerSettings,
 } from './registry.js';
 

@@ -11,7 +11,7 @@
 //   the cipher suites, which ipmi_sim does not answer ("Unable to Get Channel Cipher Suites").
 import type { Logger } from 'pino';
 import { runCommand } from './command.js';
-import { PowerError, type PowerDriver, type PowerState } from './driver.js';
+import { PowerError, type BootFirmware, type PowerDriver, type PowerState } from './driver.js';
 
 export const ipmiPrivileges = ['user', 'operator', 'administrator'] as const;
 export type IpmiPrivilege = (typeof ipmiPrivileges)[number];
@@ -86,9 +86,15 @@ export class IpmiPowerDriver implements PowerDriver {
     await this.expect(['power', 'soft'], /Chassis Power Control: Soft/);
   }
 
-  /** Boot flags valid for the next boot only (ipmitool's default for bootdev, IPMI 2.0 §28.13 parameter 5). */
-  async setNextBootNetwork(): Promise<void> {
-    await this.expect(['bootdev', 'pxe'], /Set Boot Device to pxe/);
+  /**
+   * Boot flags valid for the next boot only (ipmitool's default for bootdev, IPMI 2.0 §28.13 parameter
+   * 5). Byte 1 bit 5 is the boot type: 0 "PC compatible (legacy)", 1 EFI. ipmitool sends 0 unless
+   * given `options=efiboot`, so a UEFI machine gets that flag (as MAAS's ipmi driver does for UEFI
+   * machines); firmware unknown or BIOS: the plain command, as before. ipmi_sim 2.0.33 accepts the
+   * flag but keeps only the device selector (`chassis bootparam get 5` reads 00 04 00 00 00).
+   */
+  async setNextBootNetwork(firmware?: BootFirmware): Promise<void> {
+    await this.expect(bootdevPxe(firmware), /Set Boot Device to pxe/);
   }
 
   private async expect(command: readonly string[], success: RegExp): Promise<void> {
@@ -129,6 +135,11 @@ export class IpmiPowerDriver implements PowerDriver {
     const said = meaningfulLines(output).slice(-2).join(' / ') || 'no output';
     return new PowerError(`IPMI ${what} at ${this.where()} failed: ${said}`);
   }
+}
+
+/** The `chassis` arguments that set the next boot to PXE in the firmware's mode. */
+export function bootdevPxe(firmware?: BootFirmware): string[] {
+  return firmware === 'uefi' ? ['bootdev', 'pxe', 'options=efiboot'] : ['bootdev', 'pxe'];
 }
 
 /** ipmitool -v's chatter that explains nothing (the PEN registry, HPM probing of ipmi_sim). */

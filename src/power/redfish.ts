@@ -7,7 +7,7 @@
 // there is no ETag (If-Match is sent only when the server gives one); "Once" reads back as "Continuous".
 import type { Logger } from 'pino';
 import { httpCall, type HttpAnswer, type TlsChoice } from './https-client.js';
-import { PowerError, type PowerDriver, type PowerState } from './driver.js';
+import { PowerError, type BootFirmware, type PowerDriver, type PowerState } from './driver.js';
 
 export interface RedfishSettings {
   /** Host, host:port or https:// URL of the BMC (https:// is assumed, as MAAS does). */
@@ -46,10 +46,14 @@ const resetTypes = {
   soft: ['GracefulShutdown', 'PushPowerButton'],
 } as const;
 
-interface ComputerSystem {
+export interface ComputerSystem {
   readonly '@odata.id'?: string;
   readonly '@odata.etag'?: string;
   readonly PowerState?: string;
+  readonly Boot?: {
+    readonly BootSourceOverrideMode?: string;
+    readonly 'BootSourceOverrideMode@Redfish.AllowableValues'?: readonly string[];
+  };
   readonly Actions?: Record<string, { target?: string; 'ResetType@Redfish.AllowableValues'?: string[] } | undefined>;
 }
 
@@ -93,12 +97,11 @@ export class RedfishPowerDriver implements PowerDriver {
     await this.reset(path, system, 'soft');
   }
 
-  async setNextBootNetwork(): Promise<void> {
-    const { path, etag } = await this.system();
-    const answer = await this.call('PATCH', path, {
-      Boot: { BootSourceOverrideEnabled: 'Once', BootSourceOverrideTarget: 'Pxe' },
-    }, etag ? { 'If-Match': etag } : {});
-    this.check(answer, `PATCH ${path} (boot override Once/Pxe)`);
+  async setNextBootNetwork(firmware?: BootFirmware): Promise<void> {
+    const { path, system, etag } = await this.system();
+    const boot = bootOverride(system, firmware);
+    const answer = await this.call('PATCH', path, { Boot: boot }, etag ? { 'If-Match': etag } : {});
+    this.check(answer, `PATCH ${path} (boot override ${Object.values(boot).join('/')})`);
   }
 
   /** The system to drive: the configured one, else the only member of the Systems collection. */
@@ -162,6 +165,23 @@ export class RedfishPowerDriver implements PowerDriver {
       throw new PowerError(`Redfish at ${this.base.host}: ${path} did not answer JSON`);
     }
   }
+}
+
+/**
+ * The one-time PXE override, with BootSourceOverrideMode (DSP2046 ComputerSystem.Boot: UEFI or
+ * Legacy) when the firmware is known and the system takes the property: it lists the mode in
+ * `BootSourceOverrideMode@Redfish.AllowableValues`, or, listing none, reports the property at all
+ * (sushy-tools does, for a libvirt domain whose <os> names its firmware). Otherwise the property is left out: a BMC without it would refuse the PATCH
+ * (DSP0266 lets a service answer a PATCH with an unsupported property with 400), and the
+ * override must not fail over a hint.
+ */
+export function bootOverride(system: ComputerSystem, firmware?: BootFirmware): Record<string, string> {
+  const boot: Record<string, string> = { BootSourceOverrideEnabled: 'Once', BootSourceOverrideTarget: 'Pxe' };
+  if (firmware === undefined) return boot;
+  const mode = firmware === 'uefi' ? 'UEFI' : 'Legacy';
+  const allowed = system.Boot?.['BootSourceOverrideMode@Redfish.AllowableValues'];
+  const takes = allowed ? allowed.includes(mode) : system.Boot?.BootSourceOverrideMode !== undefined;
+  return takes ? { ...boot, BootSourceOverrideMode: mode } : boot;
 }
 
 function stateOf(system: ComputerSystem): PowerState {

@@ -80,6 +80,12 @@ export function publicPowerSettings(settings: AnyPowerSettings): Record<string, 
   return shown;
 }
 
+/** The address of the BMC these settings reach, for drivers that have one (ipmi, redfish). */
+export function bmcAddressOf(settings: AnyPowerSettings): string | undefined {
+  const entry = powerDriverEntry(settings.type);
+  return entry?.bmcAddress?.(settings as never)?.toLowerCase();
+}
+
 /** The driver's warnings about these settings (unverified TLS), for the machine's timeline. */
 export function powerSettingsWarnings(settings: AnyPowerSettings): string[] {
   const entry = powerDriverEntry(settings.type);

@@ -90,10 +90,23 @@ export function migrate(db: Db): void {
   if (current > migrations.length) {
     throw new StoreError(`database schema version ${current} is newer than this netboot (${migrations.length}); upgrade netboot`);
   }
-  for (let version = current; version < migrations.length; version++) {
-    db.transaction(() => {
-      db.exec(migrations[version]!);
-      db.pragma(`user_version = ${version + 1}`);
-    })();
+  if (current === migrations.length) return;
+  // Foreign keys off while migrating: a table rebuild (migration 8) drops the old table, and with
+  // them on that DROP is a DELETE that cascades into every child table (sqlite.org/foreignkeys.html
+  // §5). The pragma is a no-op inside a transaction, so it is set around them; each migration checks
+  // the keys before it commits instead.
+  const enforced = db.pragma('foreign_keys', { simple: true }) === 1;
+  db.pragma('foreign_keys = OFF');
+  try {
+    for (let version = current; version < migrations.length; version++) {
+      db.transaction(() => {
+        db.exec(migrations[version]!);
+        const broken = db.pragma('foreign_key_check') as unknown[];
+        if (broken.length > 0) throw new StoreError(`migration ${version + 1} would break ${broken.length} foreign key(s): ${JSON.stringify(broken.slice(0, 3))}`);
+        db.pragma(`user_version = ${version + 1}`);
+      })();
+    }
+  } finally {
+    if (enforced) db.pragma('foreign_keys = ON');
   }
 }

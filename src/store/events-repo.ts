@@ -83,12 +83,12 @@ export class SqliteEventStore implements EventSink {
   private writer(db: Db): EventWriter {
     // The machine is looked up inside the INSERT, by the same rule as machines-repo's byMac: one
     // statement per event, not two.
-    const values = `VALUES (@at, @mac, ${machineOwningMac('@mac')}, @type, @detail, @data)`;
-    type Values = { at: number; mac: string; type: string; detail: string; data: string | null };
+    const values = `VALUES (@at, @mac, coalesce(@machineId, ${machineOwningMac('@mac')}), @type, @detail, @data)`;
+    type Values = { at: number; mac: string; machineId: string | null; type: string; detail: string; data: string | null };
     const insert = db.prepare<Values>(`INSERT INTO events (at, mac, machine_id, type, detail, data) ${values}`);
     const insertReturning = db.prepare<Values, EventRow>(`INSERT INTO events (at, mac, machine_id, type, detail, data) ${values} RETURNING *`);
     const row = ({ at, event }: QueuedEvent): Values => ({
-      at, mac: event.mac, type: event.type, detail: event.detail ?? '', data: encodeData(event.data),
+      at, mac: event.mac, machineId: event.machineId ?? null, type: event.type, detail: event.detail ?? '', data: encodeData(event.data),
     });
     // Rows are read back (RETURNING) only for live subscribers: building them costs more than the insert.
     return { db, write: db.transaction((items: ReadonlyArray<QueuedEvent>) => {

@@ -6,7 +6,7 @@ import type { Db } from './db.js';
 import { ConflictError } from '../errors.js';
 
 interface MachineRow {
-  id: string; hostname: string; state: string; boot_mac: string; arch: string; uuid: string | null;
+  id: string; hostname: string; state: string; boot_mac: string | null; arch: string; uuid: string | null;
   inventory: string | null; created_at: number; updated_at: number;
   locked: number; notes: string; zone: string; pool: string; power: string; boot_purpose: string | null;
   token: string | null; run_id: number | null; skip_tests: number; commissioned: number;
@@ -106,7 +106,14 @@ function newMachineId(): string {
   return [...randomBytes(6)].map((b) => idAlphabet[b % idAlphabet.length]).join('');
 }
 
-export interface EnlistResult { machine: Machine; created: boolean }
+/**
+ * created: a new machine; claimed: the enlisting machine is one the operator added by its BMC alone
+ * (no boot MAC yet), which now has its boot MAC and inventory.
+ */
+export interface EnlistResult { machine: Machine; created: boolean; claimed?: boolean }
+
+/** Picks, among the machines added by their BMC and not enlisted yet, the one this inventory is. */
+export type BmcClaim = (waiting: readonly Machine[], inventory: Inventory) => Machine | undefined;
 
 /** Enlistment refused: the machines it would have changed, so their timelines can say so. */
 export class EnlistRefusedError extends ConflictError {
@@ -122,6 +129,7 @@ export class SqliteMachineStore {
   private readonly byUuidStmt;
   private readonly listStmt;
   private readonly byTokenStmt;
+  private readonly waitingStmt;
 
   constructor(db: Db, private readonly now: () => number = Date.now) {
     this.db = db;
@@ -134,6 +142,7 @@ export class SqliteMachineStore {
     this.byUuidStmt = db.prepare<[string], MachineRow>(`SELECT ${machineColumns} FROM machines m WHERE uuid = ?`);
     this.listStmt = db.prepare<[], MachineRow>(`SELECT ${machineColumns} FROM machines m ORDER BY created_at, id`);
     this.byTokenStmt = db.prepare<[string], MachineRow>(`SELECT ${machineColumns} FROM machines m WHERE token = ?`);
+    this.waitingStmt = db.prepare<[], MachineRow>(`SELECT ${machineColumns} FROM machines m WHERE boot_mac IS NULL AND state = 'New' AND locked = 0`);
   }
 
   byToken(token: string): Machine | undefined {
@@ -156,14 +165,14 @@ export class SqliteMachineStore {
    * A machine added by hand (MAC and power settings; the inventory comes from commissioning).
    * Throws when the MAC already belongs to a machine; the caller checks first for a clear error.
    */
-  create(fields: { readonly bootMac: string; readonly hostname?: string; readonly arch?: string; readonly power: PowerSettingsValue }): Machine {
+  create(fields: { readonly bootMac: string | null; readonly skipTests?: boolean; readonly hostname?: string; readonly arch?: string; readonly power: PowerSettingsValue }): Machine {
     return this.db.transaction(() => {
       const id = newMachineId();
       const at = this.now();
       this.db.prepare(
-        `INSERT INTO machines (id, hostname, state, boot_mac, arch, uuid, inventory, created_at, updated_at, power)
-         VALUES (?, ?, 'New', ?, ?, NULL, NULL, ?, ?, ?)`,
-      ).run(id, fields.hostname ?? `nb-${id}`, fields.bootMac, fields.arch ?? 'unknown', at, at, JSON.stringify(fields.power));
+        `INSERT INTO machines (id, hostname, state, boot_mac, arch, uuid, inventory, created_at, updated_at, power, skip_tests)
+         VALUES (?, ?, 'New', ?, ?, NULL, NULL, ?, ?, ?, ?)`,
+      ).run(id, fields.hostname ?? `nb-${id}`, fields.bootMac, fields.arch ?? 'unknown', at, at, JSON.stringify(fields.power), fields.skipTests ? 1 : 0);
       return this.get(id)!;
     }).immediate();
   }
@@ -210,14 +219,17 @@ export class SqliteMachineStore {
    * MAAS's anonymous API only creates). One transaction, so concurrent enlistments of one machine
    * still make one machine.
    */
-  enlist(inventory: Inventory, onAdopt: (machineId: string, macs: string[]) => void): EnlistResult {
+  enlist(inventory: Inventory, onAdopt: (machineId: string, macs: string[]) => void, claim?: BmcClaim): EnlistResult {
     return this.db.transaction((): EnlistResult => {
       const macs = [...new Set([inventory.bootMac, ...inventory.nics.map((n) => n.mac)].map((m) => m.toLowerCase()))];
       const uuid = usableUuid(inventory.dmi.uuid);
       // Which machine this is: the owner of the boot MAC, else of the SMBIOS UUID (the same machine
       // booting from another NIC). Every other MAC and the UUID must be unowned or that machine's.
       const uuidRow = uuid ? this.byUuidStmt.get(uuid) : undefined;
-      const existing = this.byMac(inventory.bootMac.toLowerCase()) ?? (uuidRow && toMachine(uuidRow));
+      const known = this.byMac(inventory.bootMac.toLowerCase()) ?? (uuidRow && toMachine(uuidRow));
+      // Else, a machine the operator added by its BMC alone, waiting for its first boot (issue 14).
+      const claimed = known ? undefined : this.claimable(inventory, claim);
+      const existing = known ?? claimed;
       const others = this.owners(macs, uuid).filter((m) => m.id !== existing?.id);
       if (others.length > 0) {
         throw new EnlistRefusedError('a MAC or the UUID it reports belongs to another machine', others);
@@ -228,7 +240,11 @@ export class SqliteMachineStore {
       }
       const at = this.now();
       const id = existing?.id ?? newMachineId();
-      if (existing) {
+      if (claimed) {
+        // Its first boot: the boot MAC is set once, here, and only where there was none.
+        this.db.prepare('UPDATE machines SET boot_mac = ?, arch = ?, uuid = coalesce(uuid, ?), inventory = ?, updated_at = ? WHERE id = ? AND boot_mac IS NULL')
+          .run(inventory.bootMac.toLowerCase(), inventory.arch, uuid, JSON.stringify(inventory), at, id);
+      } else if (existing) {
         // The boot MAC stays: the machine's identity is not the anonymous sender's to change.
         this.db.prepare('UPDATE machines SET arch = ?, uuid = coalesce(uuid, ?), inventory = ?, updated_at = ? WHERE id = ?')
           .run(inventory.arch, uuid, JSON.stringify(inventory), at, id);
@@ -240,8 +256,15 @@ export class SqliteMachineStore {
       }
       this.replaceInterfaces(id, inventory);
       onAdopt(id, macs);
-      return { machine: this.get(id)!, created: !existing };
+      return { machine: this.get(id)!, created: !existing, ...(claimed ? { claimed: true } : {}) };
     }).immediate();
+  }
+
+  /** The New, unlocked machine with no boot MAC yet that `claim` says this inventory is, if any. */
+  private claimable(inventory: Inventory, claim: BmcClaim | undefined): Machine | undefined {
+    if (!claim || !inventory.bmc) return undefined;
+    const waiting = this.waitingStmt.all().map(toMachine);
+    return waiting.length > 0 ? claim(waiting, inventory) : undefined;
   }
 
   /** Every machine that owns one of these MACs (boot MAC or NIC) or this UUID, each once. */

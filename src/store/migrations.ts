@@ -127,4 +127,46 @@ export const migrations: readonly string[] = [
   `ALTER TABLE machines ADD COLUMN power_state TEXT NOT NULL DEFAULT 'unknown';
    ALTER TABLE machines ADD COLUMN power_error TEXT NOT NULL DEFAULT '';
    ALTER TABLE machines ADD COLUMN power_checked_at INTEGER;`,
+  // 8: machines added by their BMC (issue 14) have no boot MAC until they enlist: boot_mac loses NOT
+  // NULL (UNIQUE stays; SQLite's UNIQUE allows many NULLs). SQLite cannot drop a NOT NULL in place:
+  // the table is rebuilt (sqlite.org/lang_altertable.html "Making Other Kinds Of Table Schema
+  // Changes"), which is why migrate() runs with foreign keys off and checks them before committing.
+  `CREATE TABLE machines_new (
+     id TEXT PRIMARY KEY,
+     hostname TEXT NOT NULL UNIQUE,
+     state TEXT NOT NULL,
+     boot_mac TEXT UNIQUE,
+     arch TEXT NOT NULL,
+     uuid TEXT,
+     inventory TEXT,
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     locked INTEGER NOT NULL DEFAULT 0,
+     notes TEXT NOT NULL DEFAULT '',
+     zone TEXT NOT NULL DEFAULT 'default',
+     pool TEXT NOT NULL DEFAULT 'default',
+     power TEXT NOT NULL DEFAULT '{"type":"manual"}',
+     boot_purpose TEXT,
+     token TEXT,
+     run_id INTEGER,
+     skip_tests INTEGER NOT NULL DEFAULT 0,
+     commissioned INTEGER NOT NULL DEFAULT 0,
+     before_rescue TEXT,
+     status_message TEXT NOT NULL DEFAULT '',
+     timer TEXT,
+     timer_deadline INTEGER,
+     user_data TEXT NOT NULL DEFAULT '',
+     deployment TEXT,
+     erase_mode TEXT,
+     power_state TEXT NOT NULL DEFAULT 'unknown',
+     power_error TEXT NOT NULL DEFAULT '',
+     power_checked_at INTEGER
+   );
+   INSERT INTO machines_new SELECT id, hostname, state, boot_mac, arch, uuid, inventory, created_at, updated_at,
+     locked, notes, zone, pool, power, boot_purpose, token, run_id, skip_tests, commissioned, before_rescue,
+     status_message, timer, timer_deadline, user_data, deployment, erase_mode, power_state, power_error,
+     power_checked_at FROM machines;
+   DROP TABLE machines;
+   ALTER TABLE machines_new RENAME TO machines;
+   CREATE UNIQUE INDEX machines_token ON machines(token);`,
 ];

@@ -186,16 +186,26 @@ describe('rescue mode', () => {
     const id = machineIn('Ready');
     await deploy(id, { sshKeys: [key] });
     store.machines.update(id, { state: 'Deployed', bootPurpose: 'local', deployment: { ...store.machines.get(id)!.deployment!, installed: true } });
+    const deployedToken = store.machines.get(id)!.token;
     const entering = await api.inject({ method: 'POST', url: `/api/v1/machines/${id}/actions/rescue`, headers });
     expect(entering.json()).toMatchObject({ state: 'Entering rescue', bootPurpose: 'rescue' });
     const { token } = store.machines.get(id)!;
+    // The deployed system's token stays (its cloud-init posts with it after the rescue)...
+    expect(token).toBe(deployedToken);
+    const instanceId = /instance-id: (\S+)/.exec((await boot.inject({ url: `/cloud-init/${token}/meta-data`, remoteAddress: ip })).body)![1]!;
+    expect(instanceId).toMatch(new RegExp(`^${id}-rescue-`));
+    // ...so a late phone-home of the deployed system itself (another instance) does not pass Entering rescue.
+    const late = { method: 'POST' as const, url: `/cloud-init/${token}/phone-home`, payload: `instance_id=${id}-deploy-1`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, remoteAddress: ip };
+    expect((await boot.inject(late)).statusCode).toBe(204);
+    expect(store.machines.get(id)!.state).toBe('Entering rescue');
+    expect(store.events.forMachine(id).at(-1)?.detail).toMatch(/^phone-home from instance \S+-deploy-1, not this rescue session's \S+: ignored$/);
     const script = (await boot.inject({ url: `/boot/${mac}.ipxe`, remoteAddress: ip })).body;
     expect(script).toContain(`ds=nocloud-net;s=http://10.213.0.1/cloud-init/${token}/`);
     expect(script).not.toContain('netboot.phase');
     const userData = (await boot.inject({ url: `/cloud-init/${token}/user-data`, remoteAddress: ip })).body;
     expect(userData).toContain('disable_root: false');
     expect(userData).toContain(key);
-    const phoneHome = { method: 'POST' as const, url: `/cloud-init/${token}/phone-home`, payload: 'instance_id=r', headers: { 'content-type': 'application/x-www-form-urlencoded' }, remoteAddress: ip };
+    const phoneHome = { method: 'POST' as const, url: `/cloud-init/${token}/phone-home`, payload: `instance_id=${instanceId}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, remoteAddress: ip };
     expect((await boot.inject(phoneHome)).statusCode).toBe(204);
     expect(store.machines.get(id)!.state).toBe('Rescue');
     // A second report (a reboot in rescue mode) changes nothing.
@@ -203,7 +213,11 @@ describe('rescue mode', () => {
     expect(store.machines.get(id)!.state).toBe('Rescue');
     await api.inject({ method: 'POST', url: `/api/v1/machines/${id}/actions/exit-rescue`, headers });
     await appliance.service.powerSettled(id);
-    expect(store.machines.get(id)).toMatchObject({ state: 'Deployed', bootPurpose: 'local', deployment: { target: 'disk', sshKeys: [key] } });
+    expect(store.machines.get(id)).toMatchObject({ state: 'Deployed', bootPurpose: 'local', deployment: { target: 'disk', sshKeys: [key] }, token: deployedToken });
+    // The deployed system reports again, with the token its disk carries: accepted, not refused.
+    const report = { name: 'init-local', event_type: 'start', origin: 'cloudinit', description: 'boot', timestamp: 1 };
+    expect((await boot.inject({ method: 'POST', url: `/cloud-init/${deployedToken}/events`, payload: report, remoteAddress: ip })).statusCode).toBe(204);
+    expect(store.events.forMachine(id).map((e) => e.type)).not.toContain('token-refused');
   });
 });
 

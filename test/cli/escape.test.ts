@@ -26,7 +26,7 @@ const machine = sampleMachine({
   arch: probe.arch, inventory, hostname: 'nb-\u001b[8m', statusMessage: 'script 30 exited 1: \u001b]52;c;ZXZpbA==\u0007',
   notes: 'line one\nline two\r\u001b[1A', tags: ['t\u202e'],
 });
-const event: MachineEvent = { id: 1, at: 0, mac: machine.bootMac, machineId: machine.id, type: 'cloud-init', detail: 'init-local finish FAIL: \u202eevil\r\nINJECT' };
+const event: MachineEvent = { id: 1, at: 0, mac: machine.bootMac!, machineId: machine.id, type: 'cloud-init', detail: 'init-local finish FAIL: \u202eevil\r\nINJECT' };
 
 describe('escapes', () => {
   test.each([

@@ -9,7 +9,7 @@ const at = (s: number) => Date.UTC(2026, 10, 22, 5, 0, 0) + s * 1000;
 const events: MachineEvent[] = [
   ['dhcp-offer', 0, '10.213.0.100'], ['dhcp-ack', 0.4, '10.213.0.100'], ['ipxe-script', 14.2, 'enlist'],
   ['kernel', 14.3, ''], ['initrd', 15.9, ''], ['rootfs', 31.5, ''], ['enlisted', 38.25, 'abc234 2 cpu, 512 MiB, 1 disk(s)'],
-].map(([type, s, detail], i) => ({ id: i + 1, at: at(s as number), mac: machine.bootMac, machineId: machine.id, type: type as MachineEvent['type'], detail: detail as string }));
+].map(([type, s, detail], i) => ({ id: i + 1, at: at(s as number), mac: machine.bootMac!, machineId: machine.id, type: type as MachineEvent['type'], detail: detail as string }));
 // The ipxe-script event carries its wait after the DHCP ACK (src/machines/boot-gap.ts).
 events[2] = { ...events[2]!, data: { sinceAckMs: 13_800 } };
 
@@ -20,6 +20,6 @@ test('machines list and show render stable text (golden)', () => {
 });
 
 test('a relayed machine shows where its relay placed it', () => {
-  const relays = [{ mac: machine.bootMac, giaddr: '10.50.0.1', circuitId: 'rack7/port3', zone: 'rack7', seenAt: at(0) }];
+  const relays = [{ mac: machine.bootMac!, giaddr: '10.50.0.1', circuitId: 'rack7/port3', zone: 'rack7', seenAt: at(0) }];
   expectGolden('testdata/cli/machines-show-relayed.txt', `${formatMachine(machine, events.slice(0, 2), relays)}\n`);
 });

@@ -2,6 +2,7 @@
 // synthetic /sys and /proc: checks the JSON shape the enlist API validates and the string escaping
 // (quotes, backslashes, control characters, stray Latin-1 bytes) that a real VM rarely exercises.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
@@ -9,6 +10,7 @@ import { fakeMachine as writeFakeMachine, put as putFile, RAM } from './fake-mac
 import { tempDir } from './fixtures.js';
 import { Value } from '@sinclair/typebox/value';
 import { InventorySchema } from '../../src/machines/inventory.js';
+import { ADMIN, IpmiSim, ipmiSimAvailable } from '../commissioning-scripts/ipmi-sim.js';
 
 const micro = resolve(dirname(fileURLToPath(import.meta.url)), '../../images/micro');
 const agent = join(micro, 'rootfs', 'enlist-agent');
@@ -21,9 +23,9 @@ afterEach(() => tmp.remove());
 const put = (rel: string, data: string | Buffer): void => putFile(tmp.path, rel, data);
 const fakeMachine = (): void => writeFakeMachine(tmp.path);
 
-function runAgent(): { raw: Buffer; json: Record<string, unknown> } {
+function runAgent(env: Record<string, string> = {}): { raw: Buffer; json: Record<string, unknown> } {
   const raw = execFileSync('busybox', ['sh', agent, '--print'], {
-    env: { PATH: process.env.PATH, NETBOOT_SYSROOT: tmp.path, NETBOOT_BOOT_MAC: '52:54:00:12:34:56' },
+    env: { PATH: process.env.PATH, NETBOOT_SYSROOT: tmp.path, NETBOOT_BOOT_MAC: '52:54:00:12:34:56', ...env },
   });
   // fatal: throws unless the document is valid UTF-8 (RFC 8259 §8.1).
   const text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
@@ -38,6 +40,7 @@ describe.skipIf(!hasBusybox)('enlist-agent --print (busybox sh)', () => {
       bootMac: '52:54:00:12:34:56',
       arch: expect.any(String),
       kernel: expect.any(String),
+      firmware: 'bios', // no sys/firmware/efi in the fake machine
       cpu: { count: 2, model: 'QEMU Virtual CPU version 2.5+' },
       memoryBytes: RAM,
       nics: [
@@ -76,10 +79,45 @@ describe.skipIf(!hasBusybox)('enlist-agent --print (busybox sh)', () => {
     expect(raw).toEqual(runAgent().raw);
   });
 
+  test('a machine booted by UEFI says so (sys/firmware/efi)', () => {
+    fakeMachine();
+    mkdirSync(join(tmp.path, 'sys/firmware/efi'), { recursive: true });
+    expect(runAgent().json.firmware).toBe('uefi');
+  });
+
   test('empty machine: empty lists, no crash', () => {
     put('proc/cpuinfo', '');
     const { json } = runAgent();
     expect(json).toMatchObject({ nics: [], disks: [], cpu: { count: 0, model: '' }, memoryBytes: 0 });
+  });
+});
+
+// The BMC's LAN address, as the agent reads it in-band (here ipmitool over LAN to a real ipmi_sim,
+// IPMITOOL): how a machine added by its BMC alone is matched when it enlists (issue 14).
+describe.skipIf(!hasBusybox || !ipmiSimAvailable)('enlist-agent --print: the BMC (ipmi_sim)', () => {
+  let sim: IpmiSim | undefined;
+  afterEach(async () => {
+    await sim?.stop();
+    sim = undefined;
+  });
+
+  test('reports the LAN address and MAC of the first LAN channel that has an address', { timeout: 30_000 }, async () => {
+    fakeMachine();
+    sim = await IpmiSim.start(join(tmp.path, 'bmc'), { ip: '10.0.0.5', mac: '52:54:00:AA:BB:CC' });
+    const { json } = runAgent({ IPMITOOL: sim.ipmitool().join(' '), IPMI_PASSWORD: ADMIN.password });
+    expect(json.bmc).toEqual({ address: '10.0.0.5', mac: '52:54:00:aa:bb:cc' });
+    expect([...Value.Errors(InventorySchema, json)]).toEqual([]);
+  });
+
+  test('a BMC whose LAN channel has no address (0.0.0.0) is not reported', { timeout: 30_000 }, async () => {
+    fakeMachine();
+    sim = await IpmiSim.start(join(tmp.path, 'bmc'), { ip: '0.0.0.0' });
+    expect(runAgent({ IPMITOOL: sim.ipmitool().join(' '), IPMI_PASSWORD: ADMIN.password }).json).not.toHaveProperty('bmc');
+  });
+
+  test('no BMC in-band (no /dev/ipmi0, no IPMITOOL): no bmc field, nothing run', () => {
+    fakeMachine();
+    expect(runAgent().json).not.toHaveProperty('bmc');
   });
 });
 

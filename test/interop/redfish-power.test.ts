@@ -2,9 +2,10 @@
 // front of a QEMU/TCG domain run by a libvirtd of our own (test/interop/support/redfish-lab.ts). The
 // driver verifies the emulator's certificate against the pinned CA (caCert), discovers the one
 // system, reads PowerState, sends the resets, and sets the one-time network boot; every effect is
-// checked on the domain itself through virsh. Then: a wrong password, TLS verification without
+// checked on the domain itself through virsh; a UEFI boot mode left out where the system has none. Then: a wrong password, TLS verification without
 // the CA, and a system id that does not exist.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { httpCall } from '../../src/power/https-client.js';
 import { PowerError, RedfishPowerDriver, type PowerState, type RedfishSettings } from '../../src/power/index.js';
 import { tempDir } from '../support/fixtures.js';
 import { untilPowerState } from '../support/power.js';
@@ -68,6 +69,20 @@ describe.skipIf(missing !== undefined)('redfish power driver against sushy-tools
     await driver.off();
     await until(driver, 'off');
   }, 90_000);
+
+  test('a UEFI machine\'s one-time network boot where the system reports no BootSourceOverrideMode: the mode is left out and the override works', async () => {
+    const driver = new RedfishPowerDriver(settings({ systemId: domainUuid }));
+    const answer = await httpCall({
+      method: 'GET', url: new URL(`/redfish/v1/Systems/${domainUuid}`, lab!.url), timeoutMs: 10_000, tls: { verify: true, caCert: lab!.certificate },
+      headers: { Authorization: `Basic ${Buffer.from(`${lab!.user}:${lab!.password}`).toString('base64')}` },
+    });
+    // This domain's <os> names no firmware, so sushy-tools 2b51921 reports no boot mode at all.
+    expect((JSON.parse(answer.text) as { Boot: Record<string, unknown> }).Boot).not.toHaveProperty('BootSourceOverrideMode');
+    await driver.setNextBootNetwork('uefi');
+    const xml = lab!.virsh('dumpxml', domainName);
+    expect(xml).toMatch(/<interface type='ethernet'>[\s\S]*<boot order='1'\/>[\s\S]*<\/interface>/);
+    expect(xml).not.toMatch(/<loader/); // no mode was sent: libvirt did not turn the domain into a UEFI one
+  });
 
   test('the system can be named by its id', async () => {
     expect(await new RedfishPowerDriver(settings({ systemId: domainUuid })).query()).toBe('off');

@@ -11,12 +11,12 @@ const files = (tag: string, environment?: 'agent' | 'cloud-init'): BootImageFile
 });
 const images: Record<string, BootImageFiles> = { micro: files('m'), debian: files('d', 'cloud-init') };
 const machine = sampleMachine({ state: 'Commissioning', bootPurpose: 'commission', token: 'tok_abcdefghijklmnop', runId: 3 });
-const client = { mac: machine.bootMac, arch: 'x86' as const, firmware: 'ipxe' as const };
+const client = { mac: machine.bootMac!, arch: 'x86' as const, firmware: 'ipxe' as const };
 
 function booter(commissionImage?: string) {
   return new LifecycleBooter({
     publicUrl: 'http://10.213.0.1', enlistImage: 'micro', images: { get: (name) => images[name]! },
-    machines: { byMac: (mac) => (mac === machine.bootMac ? machine : undefined) },
+    machines: { byMac: (mac) => (mac === machine.bootMac! ? machine : undefined) },
     ...(commissionImage ? { commissionImage } : {}),
   });
 }
@@ -37,7 +37,7 @@ describe('Booter: the commissioning environment', () => {
     expect(args).toContain('netboot.init=/sbin/init');
     expect(args).toContain('ds=nocloud-net;s=http://10.213.0.1/cloud-init/tok_abcdefghijklmnop/');
     expect(args).toContain('cloud-config-url=http://10.213.0.1/cloud-init/tok_abcdefghijklmnop/cloud-config');
-    expect(args).toContain(`netboot.rootfs=http://10.213.0.1/files/dr?mac=${machine.bootMac}`);
+    expect(args).toContain(`netboot.rootfs=http://10.213.0.1/files/dr?mac=${machine.bootMac!}`);
     // Linux (x86) takes at most 2048 bytes of command line.
     expect(spec.cmdline.length).toBeLessThan(2048);
   });

@@ -44,7 +44,9 @@ const commissioning: Want = { to: 'Commissioning', effects: [rotate, run('commis
 const testing: Want = { to: 'Testing', effects: [rotate, run('testing'), boot('test'), power('cycle'), timer('testing'), note('testing started')] };
 const rescuing: Want = { to: 'Entering rescue', effects: [rotate, boot('rescue'), power('cycle'), timer('rescue'), note('entering rescue mode')] };
 const releasing: Want = { to: 'Releasing', effects: [rotate, boot('off'), power('off'), confirmOff, timer('releasing'), note('release started; powering off')] };
-const exiting: Want = { to: 'Exiting rescue', effects: [rotate, boot('local'), power('off'), confirmOff, timer('rescue'), note('exiting rescue mode; returning to Deployed')] };
+/** Rescuing a deployed system (these facts' beforeRescue) keeps its token: its cloud-init posts with it afterwards. */
+const rescuingDeployed: Want = { ...rescuing, effects: rescuing.effects.filter((e) => e !== rotate) };
+const exiting: Want = { to: 'Exiting rescue', effects: [boot('local'), power('off'), confirmOff, timer('rescue'), note('exiting rescue mode; returning to Deployed')] };
 const broken = (busy: boolean): Want =>
   ({ to: 'Broken', effects: [...(busy ? [cancel] : []), boot('off'), power('off'), note(`marked broken: ${brokenReason}`)] });
 /** abort, phase-failed and timeout of a busy state: the same shape everywhere by design. */
@@ -86,7 +88,7 @@ const accepted: { readonly [S in MachineState]: Row } = {
     // The installer's run passed: the disk boots under a fresh timer, with the same token (its seed has it).
     'phase-passed': { to: 'Deploying', effects: [boot('local'), power('cycle'), timer('deploying'), note('image installed; booting the deployed system from its disk')] },
   },
-  'Deployed': { 'mark-broken': broken(false), 'release': releasing, 'rescue': rescuing },
+  'Deployed': { 'mark-broken': broken(false), 'release': releasing, 'rescue': rescuingDeployed },
   'Releasing': {
     ...stops('releasing', 'Failed releasing', 'Failed releasing', 'power-off not confirmed within the releasing timeout'),
     'mark-broken': broken(true),
@@ -116,9 +118,13 @@ const accepted: { readonly [S in MachineState]: Row } = {
   'Failed deployment': { 'test': testing, 'mark-broken': broken(false), 'release': releasing, 'rescue': rescuing },
   'Failed releasing': { 'test': testing, 'mark-broken': broken(false), 'release': releasing },
   'Failed disk erasing': { 'test': testing, 'mark-broken': broken(false), 'release': releasing, 'rescue': rescuing },
-  'Failed entering rescue': { 'test': testing, 'mark-broken': broken(false), 'rescue': rescuing, 'exit-rescue': exiting },
-  'Failed exiting rescue': { 'test': testing, 'mark-broken': broken(false), 'rescue': rescuing, 'exit-rescue': exiting },
+  'Failed entering rescue': { 'test': testing, 'mark-broken': broken(false), 'rescue': rescuingDeployed, 'exit-rescue': exiting },
+  'Failed exiting rescue': { 'test': testing, 'mark-broken': broken(false), 'rescue': rescuingDeployed, 'exit-rescue': exiting },
 };
+
+const rescueStates: readonly MachineState[] = ['Entering rescue', 'Rescue', 'Exiting rescue', 'Failed entering rescue', 'Failed exiting rescue'];
+/** The machine rescue mode was (or is being) entered from is a deployed one. */
+const deployedBeforeRescue = (m: MachineFacts): boolean => (rescueStates.includes(m.state) ? m.beforeRescue : m.state) === 'Deployed';
 
 const cells = machineStates.flatMap((state) => lifecycleEventTypes.map((type) => ({ state, type, want: accepted[state][type] })));
 
@@ -229,7 +235,9 @@ describe('invariants over every question', () => {
       [purposes.length === 1 && purposes[0] === bootPurposeOf(factsAfter(machine, event, to)), `boot purposes ${purposes.join()}`],
       [started.join() === (entering ?? ''), `timers started: ${started.join()}`],
       // Deploying -> Deploying (installed, booting the disk) keeps the token: the disk's seed carries it.
-      [kinds.includes('rotate-token') === (entering !== undefined && !(machine.state === 'Deploying' && to === 'Deploying')), 'a token rotates exactly when a phase starts'],
+      // So does rescuing a deployed system, going in and out: its cloud-init posts with it afterwards.
+      [kinds.includes('rotate-token') === (entering !== undefined && !(machine.state === 'Deploying' && to === 'Deploying')
+        && !(['Entering rescue', 'Exiting rescue'].includes(to) && deployedBeforeRescue(machine))), 'a token rotates exactly when a phase starts'],
       [kinds.includes('cancel-timer') === (timers[machine.state] !== undefined && entering === undefined), 'cancel-timer exactly when leaving a timed state for an untimed one'],
       [isBusyState(to) === (entering !== undefined), 'busy states are the timed states'],
       [[...kinds].sort((a, b) => effectOrder.indexOf(a) - effectOrder.indexOf(b)).join() === kinds.join(), `order ${kinds.join()}`],

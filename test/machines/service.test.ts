@@ -7,6 +7,7 @@ import type { LifecycleEvent, MachineState } from '../../src/machines/lifecycle.
 import { MachineService, type MachineServiceDeps } from '../../src/machines/service.js';
 import { openStore, type MachinePatch, type Store } from '../../src/store/index.js';
 import { silentLog, tempDir } from '../support/fixtures.js';
+import type { BootFirmware } from '../../src/power/index.js';
 import { FakePowerDriver, type FakePowerCall } from '../support/power.js';
 
 const mac = '52:54:00:00:10:01';
@@ -242,5 +243,54 @@ describe('a machine added by hand', () => {
     expect(seen).toContainEqual(expect.stringMatching(/^machine-added: /));
     expect(seen).toContainEqual('state: New -> Commissioning');
     expect(seen).toContainEqual('power: cycle (manual)');
+  });
+});
+
+describe('new power settings', () => {
+  test('reset a stale error to unknown, clear its reason, and say so on the timeline', async () => {
+    const id = machineIn('Ready', { power: { type: 'ipmi', address: '10.0.0.9' } });
+    driver.failures.query = 'no answer from the BMC';
+    await service.pollPower();
+    expect(store.machines.get(id)).toMatchObject({ powerState: 'error', powerError: 'no answer from the BMC' });
+    const updated = service.update(id, { power: { type: 'ipmi', address: '10.0.0.10' } });
+    expect(updated).toMatchObject({ powerState: 'unknown', powerError: '' });
+    expect(store.machines.get(id)).toMatchObject({ powerState: 'unknown', powerError: '' });
+    expect(timeline(id)).toContainEqual('power-state: unknown (was error: no answer from the BMC)');
+  });
+
+  test('an action queued with the old settings does not put its error back', async () => {
+    const id = machineIn('New', { power: { type: 'ipmi', address: '10.0.0.9' } });
+    driver.delays.cycle = 50;
+    driver.failures.cycle = 'the BMC refused the password';
+    service.act(id, { type: 'commission' });
+    service.update(id, { power: { type: 'ipmi', address: '10.0.0.10' } });
+    await service.powerSettled(id);
+    expect(store.machines.get(id)).toMatchObject({ powerState: 'unknown', powerError: '' });
+    expect(timeline(id)).toContainEqual(expect.stringMatching(/^power-failed: cycle: the BMC refused/));
+  });
+});
+
+describe('next boot from the network in the firmware\'s mode', () => {
+  /** The fake with a boot device to set: records the firmware each call was given. */
+  class BootingDriver extends FakePowerDriver {
+    readonly firmware: Array<BootFirmware | undefined> = [];
+    setNextBootNetwork(firmware?: BootFirmware): Promise<void> {
+      this.firmware.push(firmware);
+      return Promise.resolve();
+    }
+  }
+
+  test.each([
+    { arch: 'x86_64-efi', want: 'uefi' },
+    { arch: 'x86', want: 'bios' },
+    { arch: 'x86_64', want: undefined },
+  ] as const)('arch $arch: $want before the power cycle', async ({ arch, want }) => {
+    const booting = new BootingDriver();
+    driver = booting;
+    const { id } = store.machines.create({ bootMac: mac, arch, power: { type: 'manual' } });
+    service.act(id, { type: 'commission' });
+    await service.powerSettled(id);
+    expect(booting.firmware).toEqual([want]);
+    expect(booting.actions).toEqual(['cycle']);
   });
 });

@@ -105,8 +105,8 @@ test('the appliance prunes at start what a previous run left, and keeps the rest
   const longAgo = Date.now() - 45 * day;
   const old = openStore(dir.path, () => longAgo);
   const { machine } = old.machines.enlist(sampleInventory(), () => undefined);
-  old.events.record({ mac: machine.bootMac, type: 'dhcp-ack', detail: '10.0.0.9' });
-  old.events.record({ mac: machine.bootMac, type: 'note', detail: 'kept' });
+  old.events.record({ mac: machine.bootMac!, type: 'dhcp-ack', detail: '10.0.0.9' });
+  old.events.record({ mac: machine.bootMac!, type: 'note', detail: 'kept' });
   // Anyone on the boot network can make events for a MAC no machine owns: those go too (probe F4).
   old.events.record({ mac: '52:54:00:aa:aa:aa', type: 'ipxe-script', detail: 'enlist' });
   await old.close();

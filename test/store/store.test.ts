@@ -23,7 +23,7 @@ describe('SQLite store', () => {
     const { machine, created } = enlist();
     expect(created).toBe(true);
     expect(machine.state).toBe('New');
-    expect(machine.bootMac).toBe('52:54:00:12:34:56');
+    expect(machine.bootMac!).toBe('52:54:00:12:34:56');
     expect(machine.uuid).toBe('6e657462-6f6f-4c61-8062-000000000001');
     expect(machine.inventory?.cpu.count).toBe(2);
     expect(store.machines.byMac('52:54:00:12:34:56')?.id).toBe(machine.id);
@@ -123,8 +123,8 @@ describe('SQLite store', () => {
 
   test('events are written in batches, and every read sees the ones still queued', () => {
     const { machine } = enlist();
-    store.events.record({ mac: machine.bootMac, type: 'dhcp-offer', detail: '10.0.0.5' });
-    store.events.record({ mac: machine.bootMac, type: 'dhcp-ack', detail: '10.0.0.5' });
+    store.events.record({ mac: machine.bootMac!, type: 'dhcp-offer', detail: '10.0.0.5' });
+    store.events.record({ mac: machine.bootMac!, type: 'dhcp-ack', detail: '10.0.0.5' });
     expect(store.events.forMachine(machine.id).map((e) => e.type)).toEqual(['dhcp-offer', 'dhcp-ack']);
   });
 

@@ -3,13 +3,13 @@
 // queries from a script, to be slow, or to fail.
 import type { PowerAction, PowerDriver, PowerState } from '../../src/power/index.js';
 
-export type FakePowerCall = PowerAction | 'query';
+export type FakePowerCall = PowerAction | 'soft' | 'query';
 
 export class FakePowerDriver implements PowerDriver {
   readonly type = 'fake';
   /** Every call, in the order it started. */
   readonly calls: FakePowerCall[] = [];
-  /** What the chassis is now: on/cycle leave it on, off leaves it off (only once the action finishes). */
+  /** What the chassis is now: on/cycle leave it on, off/soft leave it off (only once the action finishes). */
   state: 'on' | 'off' = 'off';
   /** Answers for query(), first to last; when empty, query() reads `state` ('unknown': a manual-like driver). */
   answers: PowerState[] = [];
@@ -32,6 +32,11 @@ export class FakePowerDriver implements PowerDriver {
     return this.act('cycle', 'on');
   }
 
+  /** The ACPI power button: the fake's "OS" always obeys it. */
+  soft(): Promise<void> {
+    return this.act('soft', 'off');
+  }
+
   async query(): Promise<PowerState> {
     this.calls.push('query');
     await this.wait('query');
@@ -44,7 +49,7 @@ export class FakePowerDriver implements PowerDriver {
     return this.calls.filter((c) => c !== 'query');
   }
 
-  private async act(call: PowerAction, after: 'on' | 'off'): Promise<void> {
+  private async act(call: Exclude<FakePowerCall, 'query'>, after: 'on' | 'off'): Promise<void> {
     this.calls.push(call);
     await this.wait(call);
     this.state = after;

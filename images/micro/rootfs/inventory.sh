@@ -144,6 +144,11 @@ inventory() { # inventory BOOT_MAC: the JSON document on stdout
   sep=""
   printf '{\n  "bootMac": %s,\n' "$(json_str "$1")"
   printf '  "arch": %s,\n  "kernel": %s,\n' "$(json_str "$(uname -m)")" "$(json_str "$(uname -r)")"
+  # How the firmware booted this kernel: EFI exposes /sys/firmware/efi. The BMC's next network boot
+  # asks for the same mode (IPMI boot flags "EFI boot", Redfish BootSourceOverrideMode).
+  fw=bios
+  [ -d "$R/sys/firmware/efi" ] && fw=uefi
+  printf '  "firmware": "%s",\n' "$fw"
   count=$(grep -c '^processor' "$R/proc/cpuinfo" 2>/dev/null)
   model=$(sed -n 's/^model name[[:space:]]*: *//p' "$R/proc/cpuinfo" 2>/dev/null | head -n 1)
   printf '  "cpu": { "count": %s, "model": %s },\n' "$(json_num "$count" 0)" "$(json_str "$model")"
@@ -160,7 +165,37 @@ inventory() { # inventory BOOT_MAC: the JSON document on stdout
   printf '%s],\n' "${sep:+
   }"
   i="$R/sys/class/dmi/id"
-  printf '  "dmi": { "vendor": %s, "product": %s, "serial": %s, "uuid": %s }\n}\n' \
+  printf '  "dmi": { "vendor": %s, "product": %s, "serial": %s, "uuid": %s }' \
     "$(json_str "$(readf "$i/sys_vendor")")" "$(json_str "$(readf "$i/product_name")")" \
     "$(json_str "$(readf "$i/product_serial")")" "$(json_str "$(readf "$i/product_uuid")")"
+  bmc=$(bmc_lan)
+  [ -n "$bmc" ] && printf ',\n  "bmc": %s' "$bmc"
+  printf '\n}\n'
+}
+
+# bmc_lan: the BMC's LAN address and MAC as seen in-band, as JSON ({ "address": ..., "mac": ... }),
+# or nothing: no /dev/ipmi0 (ipmi_si found no BMC, or was not loaded), no ipmitool, or no LAN
+# channel with an address. A machine added by its BMC alone is matched to its record by this address
+# when it enlists. IPMITOOL=<command> reaches a BMC another way (tests: ipmitool over LAN). The first
+# channel whose `lan print` gives an IPv4 address wins (BMCs use 1 to 11); each call is bounded, and
+# a BMC that does not answer at all stops the search.
+bmc_lan() {
+  if [ -z "${IPMITOOL:-}" ]; then
+    [ -e "$R/dev/ipmi0" ] && command -v ipmitool >/dev/null 2>&1 || return 0
+  fi
+  c=1
+  while [ $c -le 11 ]; do
+    # shellcheck disable=SC2086 # IPMITOOL is a command with its options, split on purpose
+    lan=$(timeout 10 ${IPMITOOL:-ipmitool -I open} lan print $c 2>&1)
+    [ -n "$lan" ] || return 0
+    address=$(printf '%s\n' "$lan" | sed -n 's/^IP Address *: *\([0-9.]*\)$/\1/p' | head -n 1)
+    case $address in
+      '' | 0.0.0.0 | *[!0-9.]* ) ;;
+      *.*.*.*)
+        mac=$(printf '%s\n' "$lan" | sed -n 's/^MAC Address *: *\([0-9a-fA-F:]*\)$/\1/p' | head -n 1 | tr 'A-F' 'a-f')
+        case $mac in ??:??:??:??:??:??) printf '{ "address": "%s", "mac": "%s" }' "$address" "$mac" ;; *) printf '{ "address": "%s" }' "$address" ;; esac
+        return 0 ;;
+    esac
+    c=$((c + 1))
+  done
 }

@@ -1,0 +1,133 @@
+// Machines added by their BMC alone (issue 14), through the appliance as `serve` wires it (inject(),
+// a real SQLite store): the record waits in New with no boot MAC while the BMC powers it on; the
+// machine's first boot enlists it reporting its BMC's LAN address in-band, which claims the record,
+// and commissioning starts. The BMC here is a fake driver (the real ones: test/interop, and the
+// QEMU end-to-end test behind ipmi_sim); what is tested is the matching and what it changes.
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import type { Store } from '../../src/store/index.js';
+import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
+import { sampleInventory } from '../support/fixtures.js';
+import { FakePowerDriver } from '../support/power.js';
+import { operatorToken as token, testAppliance, type TestAppliance } from '../support/appliance.js';
+
+const auth = { authorization: `Bearer ${token}` };
+const bmcPower = (address: string) => ({ type: 'ipmi', address, user: 'admin', password: 'bmc-admin-secret' });
+/** What the enlisting machine reports: its NIC and the BMC address ipmitool read in-band. */
+const inventory = (bootMac: string, bmcAddress?: string) => sampleInventory({
+  bootMac, nics: [{ name: 'eth0', mac: bootMac, driver: 'e1000', link: true, speedMbps: 1000 }],
+  dmi: { vendor: 'QEMU', product: 'Standard PC', serial: '', uuid: '' },
+  ...(bmcAddress ? { bmc: { address: bmcAddress, mac: '52:54:00:aa:bb:cc' } } : {}),
+});
+
+describe('a machine added by its BMC alone', () => {
+  let appliance: TestAppliance;
+  let store: Store;
+  let api: FastifyInstance;
+  let boot: FastifyInstance;
+  let bmc: FakePowerDriver;
+  let clock: number;
+
+  beforeEach(async () => {
+    bmc = new FakePowerDriver();
+    clock = Date.UTC(2026, 11, 6, 12, 0, 0);
+    appliance = await testAppliance({
+      config: { 'lifecycle.enlistingTimeout': 600 }, now: () => clock,
+      builtinScripts: [], powerDriver: (settings) => (settings.type === 'ipmi' ? bmc : createPowerDriver(parsePowerSettings(settings))),
+    });
+    ({ store } = appliance);
+    api = appliance.apiApp!;
+    boot = appliance.bootApp!;
+  });
+
+  afterEach(async () => {
+    await appliance.dispose();
+  });
+
+  const add = (payload: object) => api.inject({ method: 'POST', url: '/api/v1/machines', headers: auth, payload });
+  const enlist = (payload: object) => boot.inject({ method: 'POST', url: '/enlist/v1/machines', payload });
+  const timeline = (id: string) => store.events.forMachine(id).map((e) => `${e.type}: ${e.detail}`);
+
+  test('waits with no boot MAC, powered on; its enlistment claims it by the BMC address and commissioning starts', async () => {
+    const added = await add({ power: bmcPower('10.0.0.5') });
+    expect(added.statusCode, added.body).toBe(201);
+    expect(added.body).not.toContain('bmc-admin-secret');
+    const waiting = added.json() as { id: string; bootMac: string | null; state: string; statusMessage: string };
+    expect(waiting).toMatchObject({ bootMac: null, state: 'New', statusMessage: 'waiting for its first network boot: powered on through its BMC at 10.0.0.5' });
+    await appliance.service.powerSettled(waiting.id);
+    expect(bmc.actions).toEqual(['on']);
+
+    // Another machine, with another BMC, is not this one: it enlists as a new machine.
+    const stranger = await enlist(inventory('52:54:00:00:20:02', '10.0.0.9'));
+    expect(stranger.statusCode).toBe(201);
+    expect(store.machines.get(waiting.id)?.bootMac).toBeNull();
+
+    const claimed = await enlist(inventory('52:54:00:00:20:01', '10.0.0.5'));
+    expect(claimed.statusCode, claimed.body).toBe(200);
+    // The agent reads this state: Commissioning tells it to wait for the power cycle, not power off.
+    expect(claimed.json()).toMatchObject({ id: waiting.id, state: 'Commissioning', created: false });
+    const machine = store.machines.get(waiting.id)!;
+    expect(machine).toMatchObject({ bootMac: '52:54:00:00:20:01', state: 'Commissioning', statusMessage: '', timer: { name: 'commissioning' } });
+    expect(machine.inventory?.bmc).toEqual({ address: '10.0.0.5', mac: '52:54:00:aa:bb:cc' });
+    expect(store.machines.byMac('52:54:00:00:20:01')?.id).toBe(waiting.id);
+    await appliance.service.powerSettled(waiting.id);
+    expect(bmc.actions).toEqual(['on', 'cycle']);
+    // One timeline from the adding on, though the machine had no MAC for its first events.
+    expect(timeline(waiting.id)).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^machine-added: \w+ by its BMC at 10\.0\.0\.5 \(power ipmi\)/),
+      expect.stringMatching(/^enlisted: .*boot MAC 52:54:00:00:20:01, matched by its BMC at 10\.0\.0\.5$/),
+      'state: New -> Commissioning',
+    ]));
+    expect(JSON.stringify(store.events.forMachine(waiting.id))).not.toContain('bmc-admin-secret');
+
+    // Claimed once: the same BMC address from another MAC is now an ordinary new machine.
+    const again = await enlist(inventory('52:54:00:00:20:03', '10.0.0.5'));
+    expect(again.statusCode).toBe(201);
+  });
+
+  test('bad input changes nothing: no BMC address to match by, or a BMC already waiting', async () => {
+    const manual = await add({ power: { type: 'manual' } });
+    expect(manual.statusCode).toBe(400);
+    expect(manual.json().message).toMatch(/added without a MAC is found by its BMC: give power type ipmi or redfish/);
+    expect(store.machines.list()).toEqual([]);
+
+    const first = await add({ power: bmcPower('10.0.0.5'), hostname: 'rack1-u1' });
+    expect(first.statusCode).toBe(201);
+    const twin = await add({ power: { ...bmcPower('10.0.0.5'), port: 624 } });
+    expect(twin.statusCode).toBe(409);
+    expect(twin.json().message).toMatch(/added by the same BMC address 10\.0\.0\.5, has not enlisted yet/);
+    const taken = await add({ power: bmcPower('10.0.0.6'), hostname: 'rack1-u1' });
+    expect(taken.statusCode).toBe(409);
+    expect(store.machines.list()).toHaveLength(1);
+  });
+
+  test('a locked waiting machine is not claimed; a Redfish BMC is matched by its URL\'s host', async () => {
+    const locked = (await add({ power: bmcPower('10.0.0.5') })).json() as { id: string };
+    expect((await api.inject({ method: 'POST', url: `/api/v1/machines/${locked.id}/actions/lock`, headers: auth })).statusCode).toBe(200);
+    expect((await enlist(inventory('52:54:00:00:20:01', '10.0.0.5'))).statusCode).toBe(201);
+    expect(store.machines.get(locked.id)?.bootMac).toBeNull();
+
+    const redfish = await add({ power: { type: 'redfish', address: 'https://10.0.0.7:8443', user: 'root', password: 'calvin' } });
+    expect(redfish.statusCode, redfish.body).toBe(201);
+    const id = (redfish.json() as { id: string }).id;
+    const claimed = await enlist(inventory('52:54:00:00:20:04', '10.0.0.7'));
+    expect(claimed.json()).toMatchObject({ id, state: 'Commissioning' });
+  });
+
+  test('a machine that never enlists is powered off again with the reason, and survives a restart as it was', async () => {
+    const { id } = (await add({ power: bmcPower('10.0.0.5') })).json() as { id: string };
+    expect(store.machines.get(id)?.timer).toMatchObject({ name: 'enlisting', deadline: clock + 600_000 });
+    await appliance.service.powerSettled(id);
+    clock += 601_000;
+    appliance.service.start(); // re-arms stored timers, as after a restart: this one is due
+    await vi.waitFor(() => expect(store.machines.get(id)?.timer).toBeNull());
+    await appliance.service.powerSettled(id);
+    expect(bmc.actions).toEqual(['on', 'off']);
+    const machine = store.machines.get(id)!;
+    expect(machine).toMatchObject({ state: 'New', bootMac: null });
+    expect(machine.statusMessage).toMatch(/^did not enlist within 600 s of being powered on through its BMC at 10\.0\.0\.5: check that it boots from the network/);
+    expect(timeline(id).slice(-2)).toEqual([expect.stringMatching(/^note: did not enlist within 600 s.*; powering off$/), 'power: off (ipmi)']);
+    // Still the record of that BMC: a late first boot is claimed all the same.
+    expect((await enlist(inventory('52:54:00:00:20:01', '10.0.0.5'))).json()).toMatchObject({ id, state: 'Commissioning' });
+  });
+});
