@@ -1,8 +1,10 @@
 // End to end, issue 14's acceptance: a lab VM behind a real IPMI BMC (OpenIPMI's ipmi_sim, LAN side
 // on lab address 10.213.0.50:623, the VM's QEMU run by the BMC's chassis program, and the VM wired
 // in-band through a KCS interface: src/lab/bmc.ts). One VM, one life:
-// - powered off, the operator adds the machine by its BMC with the BMC's own admin account;
-// - the appliance sets bootdev pxe and powers on through ipmi_sim: QEMU starts with -boot once=n;
+// - powered off, the operator adds the machine by its BMC alone (no MAC), with the BMC's own admin
+//   account (addByBmcOnly below);
+// - the appliance sets bootdev pxe and powers on through ipmi_sim: QEMU starts with -boot once=n; the
+//   VM enlists, reports its BMC's address read in-band, and the appliance claims the record by it;
 // - Commissioning: 30-bmc-config creates the `netboot` user in-band (/dev/ipmi0), the appliance
 //   adopts it (src/machines/bmc-adoption.ts): the power settings now name netboot;
 // - Testing: the appliance power-cycles with the new credentials; Ready: it powers off.
@@ -29,13 +31,13 @@ const phaseMs = 300_000;
 const admin = { user: 'admin', password: `Adm${randomBytes(6).toString('hex')}` };
 
 /**
- * THE ADD STEP (one place). The intended final form is by the BMC alone, with no MAC: the appliance
- * sets bootdev pxe and powers the machine on, and the enlisting agent reports the BMC's LAN address
- * (`ipmitool lan print`), by which the appliance matches the record and starts commissioning. Until
- * that lands on main, the MAC is given and `machines add` starts commissioning at once. To flip:
- * set addByBmcOnly to true (nothing else in this file changes).
+ * THE ADD STEP (one place). By the BMC alone, with no MAC, the final form (issue 14): the record waits
+ * in New with no boot MAC, the appliance sets bootdev pxe and powers the machine on, the enlist agent
+ * reports the BMC's LAN address (`ipmitool lan print` in-band), and the appliance claims the record
+ * by it and starts commissioning. false: the earlier form, `machines add <mac> ...`, which starts
+ * commissioning at once (the plumbing is the same from there; both pass).
  */
-const addByBmcOnly = false;
+const addByBmcOnly = true;
 
 let lab: Lab;
 let bmc: LabBmc;
@@ -95,8 +97,9 @@ describe('a machine behind an IPMI BMC (ipmi_sim + QEMU), added by its BMC', () 
     const passwordFile = join(lab.dir, 'bmc-admin.pw');
     writeFileSync(passwordFile, `${admin.password}\n`, { mode: 0o600 });
     const power = ['--power', 'ipmi', '--address', bmc.address, '--user', admin.user, '--password-file', passwordFile];
-    const added = JSON.parse(lab.cli(addByBmcOnly ? ['machines', 'add', ...power, '--json'] : ['machines', 'add', mac, ...power, '--json'])) as { id: string };
+    const added = JSON.parse(lab.cli(addByBmcOnly ? ['machines', 'add', ...power, '--json'] : ['machines', 'add', mac, ...power, '--json'])) as { id: string; bootMac: string | null };
     machineId = added.id;
+    expect(added.bootMac).toBe(addByBmcOnly ? null : mac);
 
     // By its BMC alone, the machine first boots to enlist and report its BMC; then commissioning starts.
     await waitForState(['Commissioning', 'Failed commissioning'], addByBmcOnly ? phaseMs : 60_000);
