@@ -22,7 +22,8 @@ cd "$(dirname "$0")/.."
 # - openssh-client: the deploy tests and `lab --deploy` log in to the deployed VM (ssh, ssh-keygen).
 # - ipmitool: the ipmi power driver runs it (IPMI 2.0 lanplus, as MAAS drives BMCs); freeipmi-tools:
 #   the same BMCs from MAAS's own clients (ipmipower, ipmi-chassis-config), for comparing by hand;
-#   openipmi: ipmi_sim, the real LAN BMC of test/interop/ipmi-power.test.ts;
+#   openipmi: ipmi_sim, the real LAN BMC of test/interop/ipmi-power.test.ts and of the lab machine
+#   behind a BMC (src/lab/bmc.ts, test/qemu/ipmi-power.test.ts);
 # - python3-flask python3-requests python3-tenacity python3-bcrypt python3-webob python3-libvirt and
 #   libvirt-daemon-system: run sushy-tools (vendored in ../shared/tools, no pip here), the Redfish BMC of
 #   test/interop/redfish-power.test.ts, in front of a libvirtd that test starts by PID in a namespace

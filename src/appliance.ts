@@ -182,7 +182,8 @@ export async function buildAppliance({ config, log, imagesDir }: ApplianceOption
       const parameters = phaseParameters({ publicUrl, installable: (name) => deployable.installable(name), defaultEraseMode: config.lifecycle.eraseMode, bmc: config.bmc });
       app.register(machineCallbackRoutes, { auth, runs: new ScriptRuns({
           store, service, tagging, phaseParameters: parameters,
-          onBmcCredentials: (machine, found) => adoptBmcCredentials({ service, events: store.events }, machine, found),
+          // In the power queue: the next phase's power-on waits for the switch to the new BMC user.
+          onBmcCredentials: (machine, found) => service.inPowerQueue(machine.id, () => adoptBmcCredentials({ service, events: store.events }, machine, found)),
         }) });
       app.register(cloudInitRoutes, {
         auth, events: bootEvents, cache: renderCache, publicUrl, sshKeys: config.cloudInit.sshKeys, apt: config.cloudInit.apt,

@@ -9,8 +9,9 @@ import { LabError } from '../errors.js';
 import { openStore, type Store } from '../store/index.js';
 import type { Machine } from '../machines/model.js';
 import { cliEntry } from '../paths.js';
+import { LabBmc } from './bmc.js';
 import { Launched } from './launcher.js';
-import { LabNetwork, reapStaleNamespaces } from './netns.js';
+import { bridgeName, ip, LabNetwork, reapStaleNamespaces } from './netns.js';
 import { createDiskImage, prepareFirmware, qemuArgs, qemuBinary, type VmSpec } from './qemu.js';
 
 export interface LabOptions {
@@ -31,13 +32,18 @@ export interface LabOptions {
   readonly lifecycle?: Readonly<Record<string, number>>;
 }
 
-const server = { address: '10.213.0.1', prefix: 24, subnet: '10.213.0.0/24', poolStart: '10.213.0.100', poolEnd: '10.213.0.199' };
+const server = {
+  address: '10.213.0.1', prefix: 24, subnet: '10.213.0.0/24', poolStart: '10.213.0.100', poolEnd: '10.213.0.199',
+  /** Lab BMCs (startBmcMachine): .50 for tap0, .51 for tap1, ...; outside the pool and site DHCP's .2. */
+  bmcBase: '10.213.0.50',
+};
 /** The boot network's addressing; a site DHCP server for proxy mode takes .2 and hands out the pool. */
 export const labAddresses: Readonly<typeof server> = server;
 let labCounter = 0;
 
 export class Lab {
   private readonly vms: Launched[] = [];
+  private readonly bmcs: LabBmc[] = [];
   private readerStore: Store | undefined;
 
   private constructor(
@@ -158,6 +164,36 @@ export class Lab {
     return vm;
   }
 
+  /**
+   * A machine behind an IPMI BMC, powered off: ipmi_sim on lab address 10.213.0.(50 + tapIndex), UDP
+   * port 623, with a LAN administrator `user`/`password`; its QEMU (on tap<index>, a KCS system
+   * interface to the BMC) starts only when the BMC is told to power on (lab/bmc.ts). The address
+   * lives on the namespace's bridge: the appliance, the CLI and any `ip netns exec` reach it, nothing
+   * outside the namespace does.
+   */
+  async startBmcMachine(spec: Omit<VmSpec, 'tap' | 'disk' | 'extraDisks' | 'ovmfVars' | 'qmpSocket' | 'noShutdown' | 'asHardware'> & {
+    tapIndex?: number; diskMiB?: number; user: string; password: string; lifetimeSeconds?: number;
+  }): Promise<LabBmc> {
+    const index = spec.tapIndex ?? 0;
+    const address = bmcAddress(index);
+    ip('-n', this.network.name, 'addr', 'add', `${address}/${server.prefix}`, 'dev', bridgeName);
+    const disk = spec.diskMiB ? { path: join(this.dir, `disk-${index}.img`), serial: `nb-disk-${index}` } : undefined;
+    if (disk) createDiskImage(disk.path, spec.diskMiB!);
+    const ovmfVars = prepareFirmware(spec.firmware ?? 'bios', join(this.dir, `ovmf-vars-${index}.fd`));
+    const bmc = await LabBmc.start(this.network, {
+      dir: join(this.dir, `bmc-${index}`), address, user: spec.user, password: spec.password,
+      // A locally administered MAC of its own: the BMC's NIC is not the machine's.
+      mac: `02:00:0a:d5:00:${(50 + index).toString(16).padStart(2, '0')}`, systemPort: 9002 + index,
+      ...(spec.lifetimeSeconds ? { lifetimeSeconds: spec.lifetimeSeconds } : {}),
+      qemu: {
+        command: qemuBinary,
+        args: qemuArgs({ ...spec, tap: `tap${index}`, ...(disk ? { disk } : {}), ...(ovmfVars ? { ovmfVars } : {}), asHardware: true }),
+      },
+    });
+    this.bmcs.push(bmc);
+    return bmc;
+  }
+
   /** A read-only view of the appliance's store (SQLite WAL lets a second reader in). */
   store(): Store {
     this.readerStore ??= openStore(this.dataDir);
@@ -180,11 +216,17 @@ export class Lab {
   /** Stops every process we started (by PID), removes the namespace and, unless kept, the lab folder. */
   async close(): Promise<void> {
     await this.readerStore?.close();
-    await Promise.allSettled(this.vms.map((vm) => vm.stop(2000)));
+    await Promise.allSettled([...this.vms.map((vm) => vm.stop(2000)), ...this.bmcs.map((bmc) => bmc.stop())]);
     await this.appliance.stop();
     this.network.destroy();
     if (!this.options.keepDir) rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** The LAN address of the lab BMC in front of the VM on tap<index>. */
+export function bmcAddress(index: number): string {
+  const base = server.bmcBase.split('.').map(Number);
+  return [...base.slice(0, 3), base[3]! + index].join('.');
 }
 
 /** `netboot serve` inside the lab's namespace, once it says it is serving. */

@@ -39,6 +39,11 @@ export interface ChassisOptions {
    * and the VM could never be powered on again; a guest reboot then reboots, as real hardware does.
    */
   readonly noShutdown?: boolean;
+  /**
+   * Neither -no-shutdown nor -no-reboot: a guest reboot reboots and a guest power-off ends QEMU, as
+   * on a machine behind a BMC (lab/bmc.ts), whose power is on while its QEMU lives.
+   */
+  readonly asHardware?: boolean;
 }
 
 export const qemuBinary = 'qemu-system-x86_64';
@@ -100,7 +105,7 @@ export function qemuArgs(vm: VmSpec): string[] {
 export function chassisArgs(options: ChassisOptions): string[] {
   return [
     // Without -no-shutdown the agent's power-off ends QEMU; -no-reboot: a reboot loop would hide a failure.
-    ...(options.noShutdown ? ['-no-shutdown'] : ['-no-reboot']),
+    ...(options.noShutdown ? ['-no-shutdown'] : options.asHardware ? [] : ['-no-reboot']),
     // QEMU option values escape a comma by doubling it.
     ...(options.qmpSocket ? ['-qmp', `unix:${options.qmpSocket.replaceAll(',', ',,')},server=on,wait=off`] : []),
   ];

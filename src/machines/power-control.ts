@@ -67,7 +67,8 @@ export class PowerControl {
    * before every power-on): a failure there is a note and the power-on goes ahead, since many
    * machines boot from the network anyway. Returns whether the action succeeded.
    */
-  async act(machine: Machine, action: OperatorPowerAction): Promise<boolean> {
+  async act(queued: Machine, action: OperatorPowerAction): Promise<boolean> {
+    const machine = this.current(queued);
     const record = (type: 'power' | 'power-failed' | 'note', detail: string) => this.deps.store.events.record({ ...eventKey(machine), type, detail });
     try {
       const driver = this.driverFor(machine);
@@ -94,7 +95,8 @@ export class PowerControl {
   }
 
   /** Reads the power state and records it; undefined when the driver failed (recorded as 'error'). */
-  async read(machine: Machine): Promise<PowerState | undefined> {
+  async read(queued: Machine): Promise<PowerState | undefined> {
+    const machine = this.current(queued);
     try {
       const state = await this.driverFor(machine).query();
       this.remember(machine, state, '');
@@ -130,6 +132,17 @@ export class PowerControl {
     } finally {
       this.polling = false;
     }
+  }
+
+  /**
+   * The machine as stored now, for its power settings: work is queued with the machine as it was
+   * when queued, and the settings may have changed since (BMC adoption after commissioning, an
+   * operator's `machines set --power`); the BMC must be reached as it is reachable now. Seen in
+   * test/qemu/ipmi-power.test.ts: Testing's power cycle went out with the BMC's admin account after
+   * the appliance had switched the machine to the user it created.
+   */
+  private current(queued: Machine): Machine {
+    return this.deps.store.machines.get(queued.id) ?? queued;
   }
 
   /**

@@ -129,6 +129,15 @@ export class MachineService {
   }
 
   /**
+   * Runs `work` in the machine's power queue: after the power work queued before it, and before any
+   * queued after it. Settles as `work` does. BMC adoption runs here, so that the next phase's power
+   * action (queued when the machine reports its phase over, after the result) uses the new user.
+   */
+  inPowerQueue(id: string, work: () => Promise<void>): Promise<void> {
+    return new Promise((resolve, reject) => this.queue.enqueue(id, () => work().then(resolve, reject)));
+  }
+
+  /**
    * An operator's power action outside the life-cycle (MAAS's power on/off; soft: the ACPI power
    * button). Queued behind the machine's power work, the stored machine returned at once; the outcome
    * goes on the timeline (power-failed and powerState 'error' on failure) and the poll reads the new

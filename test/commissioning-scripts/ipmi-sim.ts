@@ -1,19 +1,16 @@
-// One OpenIPMI ipmi_sim BMC on a loopback UDP port, started the way ../shared/recipes/bmc/ipmi-bmc.sh
-// starts it but with no VM behind it: LAN users and channels only, which is all an in-band BMC
-// configuration script talks to. Its LAN address comes from a lan_config_program (without one
-// `lan print` says 0.0.0.0: recipes/bmc.md 1.5). Started by PID, stopped by PID; the state folder is
+// One OpenIPMI ipmi_sim BMC on a loopback UDP port, configured as the lab's BMCs are
+// (src/lab/bmc.ts writeIpmiSimConfig) but with no VM behind it: LAN users and channels only, which
+// is all an in-band BMC configuration script talks to. Its LAN address comes from a
+// lan_config_program (without one `lan print` says 0.0.0.0: recipes/bmc.md 1.5). Started by PID, stopped by PID; the state folder is
 // fresh for every instance because users.mc20 there overrides lan.conf's users on restart.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const lanControl = resolve(dirname(fileURLToPath(import.meta.url)), '../../../shared/recipes/bmc/bmc-lancontrol.sh');
+import { readFileSync } from 'node:fs';
+import { writeIpmiSimConfig } from '../../src/lab/bmc.js';
 
 const has = (command: string): boolean => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
-/** ipmi_sim (Debian openipmi) and ipmitool, and the recipe's lan_config_program beside this repo. */
-export const ipmiSimAvailable = has('ipmi_sim') && has('ipmitool') && spawnSync('test', ['-x', lanControl]).status === 0;
+/** ipmi_sim (Debian openipmi) and ipmitool. */
+export const ipmiSimAvailable = has('ipmi_sim') && has('ipmitool');
 
 export const ADMIN = { user: 'admin', password: 'secret' } as const;
 
@@ -44,19 +41,11 @@ export class IpmiSim {
   /** Starts ipmi_sim with its files in DIR (which must be empty) and waits until it listens. */
   static async start(dir: string, options: IpmiSimOptions = {}): Promise<IpmiSim> {
     const port = await freeUdpPort();
-    mkdirSync(join(dir, 'state'), { recursive: true });
-    writeFileSync(join(dir, 'lan.vals'), `ip_addr:${options.ip ?? '10.0.0.5'}\nip_addr_src:static\nmac_addr:${options.mac ?? '52:54:00:AA:BB:CC'}\nsubnet_mask:255.255.255.0\n`);
-    writeFileSync(join(dir, 'bmc.emu'), 'mc_setbmc 0x20\nmc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\nmc_enable 0x20\n');
-    const auths = 'none md2 md5 straight';
-    writeFileSync(join(dir, 'lan.conf'), [
-      'name "bmctest"', 'set_working_mc 0x20', '  startlan 1', `    addr 127.0.0.1 ${port}`, '    priv_limit admin',
-      ...['callback', 'user', 'operator', 'admin'].map((level) => `    allowed_auths_${level} ${auths}`),
-      '    guid a123456789abcdefa123456789abcdef',
-      `    lan_config_program "${lanControl} ${join(dir, 'lan.vals')}"`,
-      '  endlan',
-      `  user 2 true "${ADMIN.user}" "${ADMIN.password}" admin 10 ${auths}`, '',
-    ].join('\n'));
-    const child = spawn('ipmi_sim', ['-c', join(dir, 'lan.conf'), '-f', join(dir, 'bmc.emu'), '-s', join(dir, 'state'), '-n'], {
+    const args = writeIpmiSimConfig(dir, {
+      name: 'bmctest', address: '127.0.0.1', port, user: ADMIN.user, password: ADMIN.password,
+      lan: { ip: options.ip ?? '10.0.0.5', mac: options.mac ?? '52:54:00:AA:BB:CC' },
+    });
+    const child = spawn('ipmi_sim', args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let log = '';

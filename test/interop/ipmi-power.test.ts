@@ -11,9 +11,9 @@ import { IpmiPowerDriver, PowerError, type IpmiSettings, type PowerState } from 
 import { operatorToken, testAppliance, type TestAppliance } from '../support/appliance.js';
 import { tempDir } from '../support/fixtures.js';
 import { untilPowerState } from '../support/power.js';
-import { bmcChassisScript, freeUdpPort, startIpmiSim, type IpmiSim } from './support/ipmi-sim.js';
+import { freeUdpPort, startIpmiSim, type IpmiSim } from './support/ipmi-sim.js';
 
-const missing = ['/usr/bin/ipmi_sim', '/usr/bin/ipmitool', bmcChassisScript].filter((path) => {
+const missing = ['/usr/bin/ipmi_sim', '/usr/bin/ipmitool'].filter((path) => {
   try {
     accessSync(path, constants.X_OK);
     return false;
@@ -52,7 +52,7 @@ describe.skipIf(missing.length > 0)('ipmi power driver against ipmi_sim over RMC
     await driver.setNextBootNetwork();
     await driver.on();
     await until(driver, 'on');
-    // bmc-chassis.sh starts the machine with the one-time boot device the BMC was given.
+    // The chassis program starts the machine with the one-time boot device the BMC was given.
     await vi.waitFor(() => expect(sim!.lastBootArgs()).toBe('-boot once=n'), { timeout: 5000 });
     await driver.on(); // already on: the BMC accepts it, nothing changes
     await driver.off();

@@ -192,6 +192,33 @@ describe('one power action in flight per machine, off the request path', () => {
     expect(driver.calls.filter((c) => c === 'query').length).toBeLessThan(attempts);
   });
 
+  test('work run inPowerQueue (BMC adoption) that changes the power settings: the action queued after it uses the new ones', async () => {
+    await service.close();
+    const users: unknown[] = [];
+    service = newService({ powerDriver: (settings) => { users.push(settings.user); return driver; } });
+    const admin = { type: 'ipmi', address: '10.0.0.5', user: 'admin', password: 'Adm1n-pass' } as const;
+    const id = machineIn('New', { power: admin });
+    let release = () => undefined as void;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    const adopted = service.inPowerQueue(id, async () => {
+      await held; // a BMC probe still under way when the machine moves on
+      service.update(id, { power: { ...admin, user: 'netboot', password: 'N3w-pass-16chars' } });
+    });
+    service.act(id, { type: 'commission' }); // queued with the machine as it is now: user admin
+    release();
+    await adopted;
+    await service.powerSettled(id);
+    expect(driver.actions).toEqual(['cycle']);
+    expect(users.at(-1)).toBe('netboot');
+    expect(users).not.toContain('admin');
+  });
+
+  test('inPowerQueue settles as its work does', async () => {
+    const id = machineIn('New');
+    await expect(service.inPowerQueue(id, () => Promise.reject(new Error('probe failed')))).rejects.toThrow('probe failed');
+    await expect(service.inPowerQueue(id, () => Promise.resolve())).resolves.toBeUndefined();
+  });
+
   test('close() waits for power in flight, up to its deadline', async () => {
     await service.close();
     service = newService({ closeDeadlineMs: 50 });
@@ -231,11 +258,13 @@ describe('new power settings', () => {
     expect(timeline(id)).toContainEqual('power-state: unknown (was error: no answer from the BMC)');
   });
 
-  test('an action queued with the old settings does not put its error back', async () => {
+  test('an action under way with the old settings does not put its error back', async () => {
     const id = machineIn('New', { power: { type: 'ipmi', address: '10.0.0.9' } });
     driver.delays.cycle = 50;
     driver.failures.cycle = 'the BMC refused the password';
     service.act(id, { type: 'commission' });
+    // Changed once the cycle is at the old BMC: one still queued would go out with the new settings.
+    await vi.waitFor(() => expect(driver.calls).toContain('cycle'));
     service.update(id, { power: { type: 'ipmi', address: '10.0.0.10' } });
     await service.powerSettled(id);
     expect(store.machines.get(id)).toMatchObject({ powerState: 'unknown', powerError: '' });

@@ -1,18 +1,17 @@
 // A real IPMI 2.0 LAN BMC for the interop tests: OpenIPMI's ipmi_sim (Debian openipmi) on 127.0.0.1
-// and a free UDP port, with a `chassis_control` program (../shared/recipes/bmc.md 1.4) so that
-// `chassis bootdev` is accepted and reaches the "machine". The machine is not QEMU: it is a `sleep`
-// whose arguments record the boot device (-boot once=n for pxe), and the power is on while it lives
-// (bmc-chassis.sh: power:1 when vm.pid is alive). Everything lives in one temp folder; stop() ends
-// ipmi_sim and the sleep by PID only, and the state folder is fresh per start (ipmi_sim keeps users
-// there that would override lan.conf: recipe 1.5).
+// and a free UDP port, with the lab BMC's `chassis_control` program (src/lab/bmc.ts, after
+// ../shared/recipes/bmc.md 1.4) so that `chassis bootdev` is accepted and reaches the "machine". The
+// machine is not QEMU: it is a shell with a `sleep` whose arguments record the boot device (-boot
+// once=n for pxe), and the power is on while it lives (the chassis program: power:1 while the process
+// in vm.pid lives and names the VM folder). Everything lives in one temp folder; stop() ends ipmi_sim
+// and the machine by PID only, and the state folder is fresh per start (ipmi_sim keeps users there
+// that would override lan.conf: recipe 1.5).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { chassisProgram, writeIpmiSimConfig } from '../../../src/lab/bmc.js';
 
-/** The recipe's chassis_control program, from the shared folder CI has (tests may use ../shared). */
-export const bmcChassisScript = fileURLToPath(new URL('../../../../shared/recipes/bmc/bmc-chassis.sh', import.meta.url));
 
 export interface IpmiSim {
   readonly port: number;
@@ -43,37 +42,23 @@ export async function startIpmiSim(dir: string, options: { port?: number; user?:
   const port = options.port ?? await freeUdpPort();
   const user = options.user ?? 'netboot';
   const password = options.password ?? 'bmc-Secret-42';
-  const state = join(dir, 'state');
   const vmDir = join(dir, 'vm');
-  rmSync(state, { recursive: true, force: true });
-  mkdirSync(state, { recursive: true });
   mkdirSync(vmDir, { recursive: true });
-  // The "machine": records its arguments, then lives until powered off (killed by bmc-chassis.sh).
-  writeFileSync(join(vmDir, 'vm'), `#!/bin/sh\necho "$*" > '${vmDir}/vm.args'\nexec sleep 600\n`);
+  // The "machine": records its arguments, then lives until powered off (SIGTERM from the chassis
+  // program). A shell that stays, not `exec sleep`: the program counts a PID as the machine only
+  // while its command line names the VM folder (src/lab/bmc.ts: PIDs recycle).
+  writeFileSync(join(vmDir, 'vm'), `#!/bin/sh\necho "$*" > '${vmDir}/vm.args'\ntrap 'kill $!; exit 0' TERM\nsleep 600 &\nwait\n`);
   chmodSync(join(vmDir, 'vm'), 0o755);
-  // Our wrapper around the recipe's program: optionally slow on `set power`, to stall the BMC.
+  // The lab BMC's chassis program, and our wrapper around it: optionally slow on `set power`, to stall the BMC.
+  writeFileSync(join(dir, 'chassis-program.sh'), chassisProgram(process.execPath, join(dir, 'qmp.js')));
+  chmodSync(join(dir, 'chassis-program.sh'), 0o755);
   writeFileSync(join(dir, 'chassis.sh'),
-    `#!/bin/sh\nif [ "$2" = set ] && [ "$3" = power ] && [ -e '${dir}/slow' ]; then sleep 3; fi\nexec '${bmcChassisScript}' "$@"\n`);
+    `#!/bin/sh\nif [ "$2" = set ] && [ "$3" = power ] && [ -e '${dir}/slow' ]; then sleep 3; fi\nexec '${join(dir, 'chassis-program.sh')}' "$@"\n`);
   chmodSync(join(dir, 'chassis.sh'), 0o755);
-  writeFileSync(join(dir, 'bmc.emu'), [
-    'mc_setbmc 0x20',
-    'mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr',
-    'sel_enable 0x20 1000 0x0a',
-    'mc_enable 0x20', '',
-  ].join('\n'));
-  writeFileSync(join(dir, 'lan.conf'), [
-    'name "nbtest"',
-    'set_working_mc 0x20',
-    '  startlan 1',
-    `    addr 127.0.0.1 ${port}`,
-    '    priv_limit admin',
-    ...['callback', 'user', 'operator', 'admin'].map((p) => `    allowed_auths_${p} none md2 md5 straight`),
-    '    guid a123456789abcdefa123456789abcdef',
-    '  endlan',
-    `  chassis_control "${join(dir, 'chassis.sh')} ${vmDir}"`,
-    `  user 2 true "${user}" "${password}" admin 10 none md2 md5 straight`, '',
-  ].join('\n'));
-  const child: ChildProcess = spawn('ipmi_sim', ['-c', join(dir, 'lan.conf'), '-f', join(dir, 'bmc.emu'), '-s', state, '-n'], {
+  const args = writeIpmiSimConfig(dir, {
+    name: 'nbtest', address: '127.0.0.1', port, user, password, chassisControl: `${join(dir, 'chassis.sh')} ${vmDir}`,
+  });
+  const child: ChildProcess = spawn('ipmi_sim', args, {
     stdio: ['ignore', 'ignore', 'ignore'],
   });
   if (child.pid === undefined) throw new Error('ipmi_sim did not start (apt-get install openipmi)');
@@ -82,8 +67,8 @@ export async function startIpmiSim(dir: string, options: { port?: number; user?:
   const machinePid = () => {
     try {
       const pid = Number(readFileSync(join(vmDir, 'vm.pid'), 'utf8').trim());
-      process.kill(pid, 0);
-      return pid;
+      // Ours while its command line names the VM folder (a recycled PID does not; a zombie's is empty).
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(vmDir) ? pid : undefined;
     } catch {
       return undefined;
     }
@@ -97,7 +82,7 @@ export async function startIpmiSim(dir: string, options: { port?: number; user?:
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
       const vm = machinePid();
-      if (vm !== undefined) process.kill(vm, 'SIGKILL'); // the sleep bmc-chassis.sh started for us
+      if (vm !== undefined) process.kill(vm, 'SIGTERM'); // the "machine" the chassis program started for us; it ends its sleep
     },
   };
 }
