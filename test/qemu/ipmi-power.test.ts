@@ -103,6 +103,12 @@ describe('a machine behind an IPMI BMC (ipmi_sim + QEMU), added by its BMC', () 
 
     // By its BMC alone, the machine first boots to enlist and report its BMC; then commissioning starts.
     await waitForState(['Commissioning', 'Failed commissioning'], addByBmcOnly ? phaseMs : 60_000);
+    if (addByBmcOnly) {
+      // The enlist agent read the BMC's LAN address over the KCS, and that claimed the waiting record.
+      const timeline = lab.store().events.forMachine(machineId).map((e) => `${e.type}: ${e.detail}`);
+      expect(timeline).toContainEqual(expect.stringMatching(new RegExp(`^enlisted: .*boot MAC ${mac}, matched by its BMC at ${bmc.address.replaceAll('.', '\\.')}$`)));
+      expect(lab.store().machines.get(machineId)?.inventory?.bmc?.address).toBe(bmc.address);
+    }
     // bootdev pxe reached the chassis before the power-on, and the power-on used it (once).
     await until('QEMU to start behind the BMC', () => bmc.vmPid() !== undefined, 30_000);
     const asked = bmc.chassisLog().filter((l) => l.op === 'set' || l.op === 'start').map((l) => `${l.op} ${l.rest}`.trim());
