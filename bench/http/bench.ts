@@ -2,13 +2,14 @@
 // run, on a private network: both servers in a server namespace, curl and wrk in a client namespace,
 // joined by a veth pair (../dhcp/netns.ts). Run it through bench.sh (root; checks nginx and wrk):
 //
-//   bench/http/bench.sh [--size-mib 256] [--repeat 3] [--connections 1,16,64] [--duration-s 10]
+//   bench/http/bench.sh [--size-mib 256] [--repeat 9] [--connections 1,16,64] [--duration-s 10]
 //                       [--aborts 1000] [--nginx-workers 1] [--nginx-sendfile on|off] [--profile]
 //
-// Rows: one curl stream (the median of --repeat downloads of the whole file), then wrk with 1, 16
-// and 64 connections for --duration-s each (MiB/s: body and header octets wrk read / its wall time;
-// a download still running at the end counts with what it read). nginx and netboot alternate row by
-// row, so a change in the machine's load hits both. Before the rows, each server's answers to HEAD,
+// Rows: one curl stream (the median of --repeat downloads of the whole file, nginx's and netboot's
+// taken in turn: one takes ~0.15 s, so a row of them in a block would meet the machine's ups and
+// downs on one side only), then wrk with 1, 16 and 64 connections for --duration-s each (MiB/s: body
+// and header octets wrk read / its wall time; a download still running at the end counts with what
+// it read). nginx and netboot alternate row by row, so a change in the machine's load hits both. Before the rows, each server's answers to HEAD,
 // Range, If-None-Match and If-Range are compared octet for octet with the file (probe-client.ts);
 // after them, --aborts downloads are closed by the client halfway and the server's open file
 // descriptors counted before and after. netboot's resident memory is sampled every 100 ms.
@@ -39,7 +40,7 @@ function numberFlag(name: string, fallback: number, min: number, max: number): n
 }
 
 const sizeMib = numberFlag('size-mib', 256, 1, 4096);
-const repeat = numberFlag('repeat', 3, 1, 20);
+const repeat = numberFlag('repeat', 9, 1, 40);
 const connections = flag('connections', '1,16,64').split(',').map(Number);
 if (connections.some((c) => !Number.isInteger(c) || c < 1 || c > 256)) throw new Error('--connections: whole numbers from 1 to 256');
 const durationS = numberFlag('duration-s', 10, 1, 120);
@@ -204,24 +205,27 @@ async function main(): Promise<void> {
 
     console.log(`file: ${sizeMib} MiB; nginx ${nginxWorkers} worker(s), sendfile ${nginxSendfile ? 'on' : 'off'}; netboot: one node ${process.version} process; wrk ${durationS} s a row`);
     const rows: string[][] = [['client', 'nginx MiB/s', 'netboot MiB/s', 'ratio', 'nginx CPU s', 'netboot CPU s', 'netboot RSS MiB']];
-    const row = async (label: string, measure: (server: RunningServer) => Promise<number>): Promise<void> => {
-      const figures: { mibPerSecond: number; cpu: number; rss: number }[] = [];
-      for (const server of servers) {
-        const cpu = server.cpuSeconds();
-        const { result, rssKiB } = await withRss(server, () => measure(server));
-        figures.push({ mibPerSecond: result, cpu: server.cpuSeconds() - cpu, rss: rssKiB / 1024 });
+    /** A row: each server measured `rounds` times, in turn; MiB/s is the median of its rounds. */
+    const row = async (label: string, measure: (server: RunningServer) => Promise<number>, rounds = 1): Promise<void> => {
+      const figures = servers.map(() => ({ runs: [] as number[], mibPerSecond: 0, cpu: 0, rss: 0 }));
+      for (let round = 0; round < rounds; round++) {
+        for (const [at, server] of servers.entries()) {
+          const figure = figures[at]!;
+          const cpu = server.cpuSeconds();
+          const { result, rssKiB } = await withRss(server, () => measure(server));
+          figure.runs.push(result);
+          figure.cpu += server.cpuSeconds() - cpu;
+          figure.rss = Math.max(figure.rss, rssKiB / 1024);
+        }
       }
+      for (const figure of figures) figure.mibPerSecond = median(figure.runs);
       const [n, b] = figures as [typeof figures[0], typeof figures[0]];
       const cells = [label, n.mibPerSecond.toFixed(0), b.mibPerSecond.toFixed(0), `${(b.mibPerSecond / n.mibPerSecond).toFixed(2)}x`, n.cpu.toFixed(2), b.cpu.toFixed(2), b.rss.toFixed(0)];
       log(cells.join('\t'));
       rows.push(cells);
     };
     const urlOf = (server: RunningServer): string => (server === netboot ? `${server.url}${mac}` : server.url);
-    await row(`curl, one stream (median of ${repeat})`, async (server) => {
-      const runs: number[] = [];
-      for (let r = 0; r < repeat; r++) runs.push(await curlOnce(network!, urlOf(server), size));
-      return median(runs);
-    });
+    await row(`curl, one stream (median of ${repeat})`, (server) => curlOnce(network!, urlOf(server), size), repeat);
     for (const count of connections) {
       await row(`wrk, ${count} connection${count === 1 ? '' : 's'}`, async (server) => {
         const { mibPerSecond, errors } = await wrkRun(network!, urlOf(server), count, script);

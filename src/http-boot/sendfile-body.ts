@@ -7,9 +7,10 @@
 // nothing while sendfile works and ends when the last octet is in the socket, so the response's
 // 'finish'/'close', fastify's hooks and the download event (file-routes.ts follow()) are unchanged.
 // sendfile writes past Node's stream, so it is only called while Node holds none of the response's
-// octets (the headers, an earlier chunk): the bytes reach the wire in order. When the socket's send
-// buffer is full (EAGAIN), the next chunk is read and written through Node instead, whose write
-// waits for the socket to drain; its callback resumes sendfile.
+// octets (the headers): the bytes reach the wire in order. When the socket's send buffer is full
+// (EAGAIN), the addon's waiter polls the socket for room, as nginx waits for EPOLLOUT, and sendfile
+// resumes from its callback. Without a waiter (the dup it polls could not be made), the next chunk is
+// read and written through Node instead, whose write waits for the socket to drain.
 import type { ReadStream } from 'node:fs';
 import { readSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
@@ -18,17 +19,25 @@ import { constants } from 'node:os';
 import { Readable } from 'node:stream';
 import { loadAddon } from '../native-addon.js';
 
+/** A dup of a socket polled for writability on Node's loop (native/sendfile.c). */
+type Waiter = object;
+
 interface SendfileAddon {
   sendFile(socketFd: number, fileFd: number, offset: number, count: number): number;
+  openWaiter(socketFd: number): Waiter;
+  /** Calls back once, with 0 when the socket can take more, or a negative libuv error (POLLERR). */
+  armWaiter(waiter: Waiter, callback: (status: number) => void): void;
+  closeWaiter(waiter: Waiter): void;
 }
 
 const loaded = loadAddon<SendfileAddon>('sendfile');
 const { EAGAIN, ECONNRESET, EPIPE } = constants.errno;
 
 /**
- * A chunk read and written through Node while the socket drains. It only has to make Node wait for
- * the socket (the kernel wakes a writer when a third of its buffer is free, whatever the size), so
- * it is small: one buffer a connection, reused, as one chunk at a time is in flight.
+ * A chunk read and written through Node while the socket drains, when there is no waiter (or the
+ * headers are still in Node). It only has to make Node wait for the socket (the kernel wakes a
+ * writer when a third of its buffer is free, whatever the size), so it is small: one buffer a
+ * connection, allocated only if needed, reused, as one chunk at a time is in flight.
  */
 const chunkSize = 16 * 1024;
 /**
@@ -83,6 +92,11 @@ export class SendfileBody extends Readable {
   private started = false;
   /** The chunk buffer: free again when its write's callback runs, before the next chunk is read. */
   private chunk: Buffer | undefined;
+  /**
+   * Opened at the first full send buffer, closed when the body ends or is destroyed: its dup holds
+   * the connection open. null: it could not be opened (chunks through Node then).
+   */
+  private waiter: Waiter | null | undefined;
 
   constructor(private readonly source: FileStream, private readonly res: ServerResponse, private readonly addon: SendfileAddon, start: number, length: number) {
     super();
@@ -114,6 +128,7 @@ export class SendfileBody extends Readable {
   }
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.closeWaiter();
     this.source.destroy();
     callback(err);
   }
@@ -130,7 +145,7 @@ export class SendfileBody extends Readable {
       if (this.res.writableLength > 0) return this.writeChunk(fd);
       const asked = Math.min(this.remaining, octetsPerTurn);
       const n = this.addon.sendFile(socketFd, fd, this.offset, asked);
-      if (n === -EAGAIN) return this.writeChunk(fd);
+      if (n === -EAGAIN) return this.waitForRoom(fd, socketFd);
       // The client went away: closed as Node closes it when a write fails so, which fastify logs
       // as a premature close (info), not as a failed body (warn).
       if (n === -EPIPE || n === -ECONNRESET) return void this.res.destroy();
@@ -140,9 +155,10 @@ export class SendfileBody extends Readable {
       moved += n;
       // Less than asked of a regular file: the socket's buffer is full, and another call would
       // only say EAGAIN.
-      if (n < asked && this.remaining > 0) return this.writeChunk(fd);
+      if (n < asked && this.remaining > 0) return this.waitForRoom(fd, socketFd);
       if (moved >= octetsPerTurn && this.remaining > 0) return this.yieldTurn();
     }
+    this.closeWaiter();
     this.keepAlive();
     this.push(null);
   }
@@ -150,6 +166,33 @@ export class SendfileBody extends Readable {
   private advance(n: number): void {
     this.offset += n;
     this.remaining -= n;
+  }
+
+  /**
+   * Goes on when the socket has room again. The idle timeout still counts: a client that stops
+   * reading is closed by it, which destroys this body and its waiter.
+   */
+  private waitForRoom(fd: number, socketFd: number): void {
+    if (this.waiter === undefined) {
+      try {
+        this.waiter = this.addon.openWaiter(socketFd);
+      } catch {
+        this.waiter = null;
+      }
+    }
+    if (this.waiter === null) return this.writeChunk(fd);
+    this.addon.armWaiter(this.waiter, (status) => {
+      // POLLERR: the connection is broken; closed as a failed write would close it.
+      if (status < 0) return void this.res.destroy();
+      // The client took octets: traffic Node did not see, for the idle timeout.
+      this.keepAlive();
+      this.pump();
+    });
+  }
+
+  private closeWaiter(): void {
+    if (this.waiter) this.addon.closeWaiter(this.waiter);
+    this.waiter = null;
   }
 
   /** Lets the loop run, then goes on; the socket's idle timer is refreshed (Node saw no write). */

@@ -102,16 +102,17 @@ test('a whole file: every octet, in order, and nearly none of them through Node'
   expect(events[0]!.data).toMatchObject({ bytes: size, outcome: 'completed', status: 200 });
 });
 
-test('a client that stops reading now and then (sendfile meets EAGAIN and waits through Node) gets the same octets', async () => {
+test('a client that stops reading now and then (sendfile meets EAGAIN, the waiter waits for room) gets the same octets', async () => {
   const answer = await fetchAll(`/files/${id}`, {}, 'GET', 30);
   expect(answer.body.equals(content)).toBe(true);
+  // The waiter, not a chunk through Node, waited out every stall.
+  if (!sendfileUnavailable()) expect(throughNode).toBe(0);
   await expect.poll(() => events.length).toBe(1);
   expect(events[0]!.data).toMatchObject({ bytes: size, outcome: 'completed' });
 });
 
-// The idle timeout counts Node's writes; sendfile's octets are re-armed by hand (keepAlive). Here the
-// stalls also make Node write chunks, so this guards the whole, not the re-arm alone.
-test('a download longer in all than the idle timeout, with stalls shorter than it, is not cut', async () => {
+/** The app again, with a short idle timeout (fastify connectionTimeout) of 400 ms. */
+async function restartWithIdleTimeout(): Promise<void> {
   await app.close();
   app = buildBootApp({
     booter: { bootSpec: async () => null }, files: { fileById: (wanted) => files.get(wanted) },
@@ -121,6 +122,12 @@ test('a download longer in all than the idle timeout, with stalls shorter than i
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   port = (app.server.address() as { port: number }).port;
+}
+
+// The idle timeout counts Node's reads and writes, and no octet of the body is Node's write:
+// sendfile-body.ts re-arms it whenever the client has taken octets (keepAlive).
+test('a download longer in all than the idle timeout, with stalls shorter than it, is not cut', async () => {
+  await restartWithIdleTimeout();
   const started = Date.now();
   const answer = await fetchAll(`/files/${id}`, {}, 'GET', 250);
   expect(Date.now() - started).toBeGreaterThan(400);
@@ -168,6 +175,22 @@ test('a client that goes away mid-file: recorded as aborted, and no file descrip
     expect(event.data!.bytes).toBeGreaterThanOrEqual(256 * 1024);
     expect(event.data!.bytes).toBeLessThan(size);
   }
+  await expect.poll(openFds).toBeLessThanOrEqual(before);
+});
+
+test('a client that stops reading for good is closed by the idle timeout: aborted, and the waiter\'s dup closed', async () => {
+  await restartWithIdleTimeout();
+  const before = openFds();
+  const socket = connect(port, '127.0.0.1');
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.once('data', () => socket.pause());
+  socket.on('error', () => undefined);
+  socket.write(`GET /files/${id} HTTP/1.1\r\nhost: x\r\n\r\n`);
+  await expect.poll(() => events.length, { timeout: 5000 }).toBe(1);
+  expect(events[0]!.data).toMatchObject({ outcome: 'aborted' });
+  // Reading again, the client finds the connection closed (the dup would have held it open).
+  socket.resume();
+  await closed;
   await expect.poll(openFds).toBeLessThanOrEqual(before);
 });
 
