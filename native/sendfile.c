@@ -14,6 +14,13 @@
 // The read side of sendfile is a page-cache read: a file not in the cache is read from disk on the
 // calling (event-loop) thread, as nginx's worker does without `aio threads`.
 //
+// setCork(socketFd, on) -> 0, or -errno
+//   TCP_CORK (tcp(7)) on or off: while on, the kernel sends only full segments, so the headers go
+//   out with the file's first octets and no call's tail leaves as a short segment of its own; off
+//   sends what is held at once. nginx's `tcp_nopush on` (Debian's default) does the same around its
+//   sendfile; bench/http measured one curl stream from nginx at ~1,300 MiB/s without it, ~2,000-2,400
+//   with. Node has no TCP_CORK (socket.cork() is its stream's buffering, not the kernel's).
+//
 // openWaiter(socketFd) -> waiter; armWaiter(waiter, callback); closeWaiter(waiter)
 //   Waits, on Node's own event loop, until the socket can take more octets, then calls
 //   callback(status) once (status 0, or a negative libuv error; a peer that went away also wakes
@@ -31,7 +38,10 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <sys/sendfile.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 #include <node_api.h>
@@ -64,6 +74,21 @@ static napi_value send_file(napi_env env, napi_callback_info info) {
   } while (sent < 0 && errno == EINTR);
   napi_value result;
   napi_create_double(env, sent < 0 ? -(double)errno : (double)sent, &result);
+  return result;
+}
+
+static napi_value set_cork(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t fd;
+  bool on;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || napi_get_value_bool(env, argv[1], &on) != napi_ok) {
+    return fail(env, "setCork(socketFd, on) takes a file descriptor and a boolean");
+  }
+  int value = on ? 1 : 0;
+  napi_value result;
+  napi_create_int32(env, setsockopt(fd, IPPROTO_TCP, TCP_CORK, &value, sizeof value) == 0 ? 0 : -errno, &result);
   return result;
 }
 
@@ -208,7 +233,8 @@ static int export_function(napi_env env, napi_value exports, const char *name, n
 }
 
 NAPI_MODULE_INIT() {
-  if (!export_function(env, exports, "sendFile", send_file) || !export_function(env, exports, "openWaiter", open_waiter) ||
+  if (!export_function(env, exports, "sendFile", send_file) || !export_function(env, exports, "setCork", set_cork) ||
+      !export_function(env, exports, "openWaiter", open_waiter) ||
       !export_function(env, exports, "armWaiter", arm_waiter) || !export_function(env, exports, "closeWaiter", close_waiter_js)) {
     return NULL;
   }

@@ -24,6 +24,8 @@ type Waiter = object;
 
 interface SendfileAddon {
   sendFile(socketFd: number, fileFd: number, offset: number, count: number): number;
+  /** TCP_CORK on or off: 0, or -errno. */
+  setCork(socketFd: number, on: boolean): number;
   openWaiter(socketFd: number): Waiter;
   /** Calls back once, with 0 when the socket can take more, or a negative libuv error (POLLERR). */
   armWaiter(waiter: Waiter, callback: (status: number) => void): void;
@@ -97,6 +99,8 @@ export class SendfileBody extends Readable {
    * the connection open. null: it could not be opened (chunks through Node then).
    */
   private waiter: Waiter | null | undefined;
+  /** TCP_CORK is on: only full segments leave until the body ends (native/sendfile.c says why). */
+  private corked = false;
 
   constructor(private readonly source: FileStream, private readonly res: ServerResponse, private readonly addon: SendfileAddon, start: number, length: number) {
     super();
@@ -122,6 +126,8 @@ export class SendfileBody extends Readable {
   override _read(): void {
     if (this.started) return;
     this.started = true;
+    // Corked first, so that the headers leave in one segment with the file's first octets.
+    this.setCork(true);
     // fastify set the headers with setHeader (they go out with the first write): send them now.
     if (!this.res.headersSent) this.res.flushHeaders();
     this.pump();
@@ -129,6 +135,7 @@ export class SendfileBody extends Readable {
 
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     this.closeWaiter();
+    this.setCork(false);
     this.source.destroy();
     callback(err);
   }
@@ -159,6 +166,9 @@ export class SendfileBody extends Readable {
       if (moved >= octetsPerTurn && this.remaining > 0) return this.yieldTurn();
     }
     this.closeWaiter();
+    // Uncorked, the body's last short segment leaves now, and the connection's next response is
+    // not held (a kept-alive connection outlives this body).
+    this.setCork(false);
     this.keepAlive();
     this.push(null);
   }
@@ -188,6 +198,14 @@ export class SendfileBody extends Readable {
       this.keepAlive();
       this.pump();
     });
+  }
+
+  /** TCP_CORK on the connection, while it is open; a failure only costs segment sizes. */
+  private setCork(on: boolean): void {
+    if (this.corked === on) return;
+    const socketFd = tcpFd(this.res.socket);
+    if (socketFd !== undefined && this.addon.setCork(socketFd, on) === 0) this.corked = on;
+    else if (!on) this.corked = false;
   }
 
   private closeWaiter(): void {

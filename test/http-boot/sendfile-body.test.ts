@@ -210,6 +210,26 @@ test('keep-alive: two downloads in a row on one connection, each whole', async (
   expect(bodyOf(all.subarray(second)).equals(content.subarray(100, 5_000_000))).toBe(true);
 });
 
+// TCP_CORK holds short segments for up to 200 ms (tcp(7)): left on after a body, every small answer
+// on the kept-alive connection would wait that long.
+test('keep-alive: after a file, small answers on the same connection are not held by the cork', async () => {
+  const socket = connect(port, '127.0.0.1');
+  let received = '';
+  socket.on('data', (chunk: Buffer) => { received += chunk.toString('latin1'); });
+  const answers = (): number => received.split('HTTP/1.1 200').length - 1;
+  socket.write(`GET /files/${id} HTTP/1.1\r\nhost: x\r\nrange: bytes=0-999999\r\n\r\n`);
+  await expect.poll(() => received.length, { timeout: 10_000 }).toBeGreaterThan(1_000_000);
+  const times: number[] = [];
+  for (let i = 1; i <= 5; i++) {
+    const started = Date.now();
+    socket.write(`HEAD /files/${id} HTTP/1.1\r\nhost: x\r\n\r\n`);
+    await expect.poll(answers, { interval: 2, timeout: 5000 }).toBe(i);
+    times.push(Date.now() - started);
+  }
+  socket.destroy();
+  expect(times.sort((x, y) => x - y)[2]).toBeLessThan(150);
+});
+
 test('inject() has no socket to sendfile to: send\'s stream answers, range and all', async () => {
   const answer = await app.inject({ method: 'GET', url: `/files/${id}`, headers: { range: 'bytes=5-70004' } });
   expect(answer.statusCode).toBe(206);
