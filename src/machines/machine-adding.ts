@@ -83,16 +83,14 @@ export class MachineAdding {
     const twin = machines.list().find((m) => m.bootMac === null && bmcAddressOf(m.power) === address);
     if (twin) throw new ConflictError(`machine ${twin.id} (${twin.hostname}), added by the same BMC address ${address}, has not enlisted yet: delete it or wait`);
     this.assertHostnameFree(fields.hostname);
-    const created = machines.create({
-      bootMac: null, power: this.deps.power.seal(fields.power), skipTests: fields.skipTests === true,
-      ...(fields.hostname ? { hostname: fields.hostname } : {}),
-    });
     // Its own timer, outside the table (New runs none): a machine that never enlists is powered off
     // again with a reason (enlistingTimedOut), not left on with the record waiting forever.
     const deadline = this.deps.now() + this.deps.enlistingTimeout * 1000;
-    const machine = machines.update(created.id, {
+    const machine = machines.create({
+      bootMac: null, power: this.deps.power.seal(fields.power), skipTests: fields.skipTests === true,
+      ...(fields.hostname ? { hostname: fields.hostname } : {}),
       statusMessage: `waiting for its first network boot: powered on through its BMC at ${address}`, timer: { name: enlistingTimer, deadline },
-    })!;
+    });
     this.deps.armTimer(machine.id, deadline);
     events.record({ ...eventKey(machine), type: 'machine-added', detail: `${machine.id} by its BMC at ${address} (power ${fields.power.type}); it is matched when it enlists` });
     warnAboutPower(this.deps, machine, fields.power);

@@ -164,8 +164,13 @@ export class SqliteMachineStore {
   /**
    * A machine added by hand (MAC and power settings; the inventory comes from commissioning).
    * Throws when the MAC already belongs to a machine; the caller checks first for a clear error.
+   * A status message and a timer, when given, are written in the same transaction: a restart never
+   * finds the record without them (a machine added by its BMC, machine-adding.ts).
    */
-  create(fields: { readonly bootMac: string | null; readonly skipTests?: boolean; readonly hostname?: string; readonly arch?: string; readonly power: PowerSettingsValue }): Machine {
+  create(fields: {
+    readonly bootMac: string | null; readonly skipTests?: boolean; readonly hostname?: string; readonly arch?: string; readonly power: PowerSettingsValue;
+    readonly statusMessage?: string; readonly timer?: MachinePatch['timer'];
+  }): Machine {
     return this.db.transaction(() => {
       const id = newMachineId();
       const at = this.now();
@@ -173,6 +178,9 @@ export class SqliteMachineStore {
         `INSERT INTO machines (id, hostname, state, boot_mac, arch, uuid, inventory, created_at, updated_at, power, skip_tests)
          VALUES (?, ?, 'New', ?, ?, NULL, NULL, ?, ?, ?, ?)`,
       ).run(id, fields.hostname ?? `nb-${id}`, fields.bootMac, fields.arch ?? 'unknown', at, at, JSON.stringify(fields.power), fields.skipTests ? 1 : 0);
+      if (fields.statusMessage !== undefined || fields.timer) {
+        return this.update(id, { ...(fields.statusMessage !== undefined ? { statusMessage: fields.statusMessage } : {}), ...(fields.timer ? { timer: fields.timer } : {}) })!;
+      }
       return this.get(id)!;
     }).immediate();
   }
