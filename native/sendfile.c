@@ -96,6 +96,8 @@ typedef struct {
   uv_poll_t poll;
   int fd;
   int closed;
+  /* Its callback is running: the async context it runs in is destroyed only once that returns. */
+  int in_callback;
   /* Two owners free the struct: libuv once the handle is closed, and the garbage collector once the
    * JavaScript value is gone. Whichever is last frees it. */
   int owners;
@@ -127,7 +129,7 @@ static void close_waiter(writable_waiter *waiter) {
   waiter->closed = 1;
   if (waiter->callback != NULL) napi_delete_reference(waiter->env, waiter->callback);
   waiter->callback = NULL;
-  napi_async_destroy(waiter->env, waiter->context);
+  if (!waiter->in_callback) napi_async_destroy(waiter->env, waiter->context);
   uv_close((uv_handle_t *)&waiter->poll, on_waiter_closed);
 }
 
@@ -146,8 +148,13 @@ static void on_writable(uv_poll_t *handle, int status, int events) {
   napi_get_global(env, &global);
   napi_create_int32(env, status, &argv[0]);
   /* napi_make_callback: runs in the waiter's async context and drains nextTicks and microtasks
-   * after, as a callback from Node's own I/O would. */
-  if (napi_make_callback(env, waiter->context, global, callback, 1, argv, NULL) == napi_pending_exception) {
+   * after, as a callback from Node's own I/O would. The callback may close the waiter (the body
+   * ended or was destroyed); the struct lives on until libuv's close callback, later in the loop. */
+  waiter->in_callback = 1;
+  napi_status status_of_call = napi_make_callback(env, waiter->context, global, callback, 1, argv, NULL);
+  waiter->in_callback = 0;
+  if (waiter->closed) napi_async_destroy(env, waiter->context);
+  if (status_of_call == napi_pending_exception) {
     napi_value error;
     napi_get_and_clear_last_exception(env, &error);
     napi_fatal_exception(env, error);
