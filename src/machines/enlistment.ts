@@ -13,8 +13,9 @@ export interface EnlistmentDeps {
   /** Automatic tags follow the new inventory. */
   readonly tagging?: { refresh(machine: Machine): { added: string[]; removed: string[] } };
   /**
-   * A machine added by its BMC alone enlisted (matched by the BMC address it reports): start what
-   * its adding asked for (commissioning) and return it as it is then.
+   * A machine added by its BMC alone enlisted (matched by the BMC address it reports, or by the
+   * system UUID its BMC reported when it was added): start what its adding asked for
+   * (commissioning) and return it as it is then.
    */
   readonly onClaimed?: (machine: Machine) => Machine;
 }
@@ -45,13 +46,15 @@ export function enlistMachine(deps: EnlistmentDeps, inventory: Inventory): Enlis
     }
     throw error;
   }
-  const { machine, created, claimed } = result;
+  const { machine, created, claimed, claimedBy } = result;
   deps.tagging?.refresh(machine);
   const summary = `${machine.id} ${inventory.cpu.count} cpu, ${Math.round(inventory.memoryBytes / 2 ** 20)} MiB, ${inventory.disks.length} disk(s)`;
   events.record({
     ...eventKey(machine),
     type: created || claimed ? 'enlisted' : 're-enlisted',
-    detail: claimed ? `${summary}; boot MAC ${machine.bootMac}, matched by its BMC at ${inventory.bmc?.address}` : summary,
+    detail: claimed ? `${summary}; boot MAC ${machine.bootMac}, ${claimedBy === 'uuid'
+      ? `matched by its system UUID ${machine.uuid}, as its BMC reported`
+      : `matched by its BMC at ${inventory.bmc?.address}`}` : summary,
   });
   if (claimed && deps.onClaimed) return { ...result, machine: deps.onClaimed(machine) };
   return result;

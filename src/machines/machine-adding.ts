@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { ConflictError, ValidationError } from '../errors.js';
 import { machineMacProblem } from '../schemas.js';
 import type { Store } from '../store/index.js';
+import { usableUuid } from '../store/machines-repo.js';
 import { bmcAddressOf, powerSettingsWarnings } from '../power/registry.js';
 import type { LifecycleEvent } from './lifecycle.js';
 import type { Machine, PowerSettingsValue } from './model.js';
@@ -25,7 +26,7 @@ export const enlistingTimer = 'enlisting';
 export interface MachineAddingDeps {
   readonly store: Pick<Store, 'machines' | 'events'>;
   readonly log: Logger;
-  readonly power: Pick<PowerControl, 'seal'>;
+  readonly power: Pick<PowerControl, 'seal' | 'readsSystemUuid' | 'systemUuid'>;
   readonly now: () => number;
   /** Seconds from the power-on to the enlistment of a machine added by its BMC (config lifecycle.enlistingTimeout). */
   readonly enlistingTimeout: number;
@@ -33,6 +34,8 @@ export interface MachineAddingDeps {
   readonly act: (id: string, event: LifecycleEvent) => Machine;
   /** Queues a power action behind the machine's others. */
   readonly queuePower: (machine: Machine, action: 'on' | 'off') => void;
+  /** Queues other work for its BMC in the machine's power queue, in order with its power actions. */
+  readonly queueWork: (id: string, work: () => Promise<void>) => void;
   readonly armTimer: (id: string, deadline: number) => void;
 }
 
@@ -73,6 +76,8 @@ export class MachineAdding {
    * New with no boot MAC while the BMC sets the next boot to the network and powers it on. It
    * enlists as an unknown machine would, reporting its BMC's LAN address in-band; enlistment matches
    * it to this record by that address (claimByBmcAddress) and commissioning starts (onClaimed).
+   * A BMC that reports the system UUID (Redfish; no in-band IPMI to read its address from) is asked
+   * for it first (learnSystemUuid), and the enlistment is matched by the SMBIOS UUID, as Ironic does.
    */
   private addByBmc(fields: Omit<AddFields, 'mac'>): Machine {
     const address = bmcAddressOf(fields.power);
@@ -94,8 +99,39 @@ export class MachineAdding {
     this.deps.armTimer(machine.id, deadline);
     events.record({ ...eventKey(machine), type: 'machine-added', detail: `${machine.id} by its BMC at ${address} (power ${fields.power.type}); it is matched when it enlists` });
     warnAboutPower(this.deps, machine, fields.power);
+    // Before the power-on, in the same queue: the UUID is stored before the machine can boot and enlist.
+    if (this.deps.power.readsSystemUuid(machine)) this.deps.queueWork(machine.id, () => this.learnSystemUuid(machine));
     this.deps.queuePower(machine, 'on');
     return machine;
+  }
+
+  /**
+   * Stores the system UUID the BMC reports on the waiting record, so the first boot's enlistment,
+   * which reports the same SMBIOS UUID, claims it (machines-repo.ts enlist). Trusted as the BMC
+   * address is: whoever answers at the BMC the operator named says which machine it drives. Anything
+   * short of a usable UUID is a note: the machine can still be matched by the address it reports.
+   */
+  private async learnSystemUuid(machine: Machine): Promise<void> {
+    const { machines, events } = this.deps.store;
+    const note = (detail: string) => events.record({ ...eventKey(machine), type: 'note', detail });
+    const fallback = 'it can be matched only by the BMC address it reports when it enlists';
+    let reported: string | undefined;
+    try {
+      reported = await this.deps.power.systemUuid(machine);
+    } catch (error) {
+      note(`system UUID not read from its BMC (${(error as Error).message}): ${fallback}`);
+      return;
+    }
+    const uuid = reported === undefined ? null : usableUuid(reported);
+    if (!uuid) {
+      // JSON.stringify: the BMC's text reaches the timeline, control characters escaped.
+      note(`its BMC reports ${reported === undefined ? 'no system UUID' : `no usable system UUID (${JSON.stringify(reported.slice(0, 64))})`}: ${fallback}`);
+      return;
+    }
+    const { set, owner } = machines.setWaitingUuid(machine.id, uuid);
+    if (owner) note(`its BMC reports system UUID ${uuid}, which machine ${owner.id} (${owner.hostname}) already has; not stored: ${fallback}`);
+    else if (set) note(`its BMC reports system UUID ${uuid}`);
+    else this.deps.log.debug({ machine: machine.id, uuid }, 'system UUID read after the machine stopped waiting: not stored');
   }
 
   /**

@@ -57,6 +57,29 @@ export class PowerControl {
     }
   }
 
+  /** Whether the machine's driver can read the system UUID from its BMC (Redfish; false when its settings cannot be opened). */
+  readsSystemUuid(machine: Machine): boolean {
+    try {
+      return this.driverFor(machine).systemUuid !== undefined;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * The SMBIOS system UUID the machine's BMC reports, lowercase; undefined when it reports none or
+   * the driver cannot ask. A failure is a PowerError whose message has the machine's secrets blanked,
+   * as every power failure that reaches the timeline.
+   */
+  async systemUuid(queued: Machine): Promise<string | undefined> {
+    const machine = this.current(queued);
+    try {
+      return await this.driverFor(machine).systemUuid?.();
+    } catch (err) {
+      throw new PowerError(this.reason(machine, err));
+    }
+  }
+
   driverFor(machine: Machine): PowerDriver {
     const settings = this.deps.secrets ? openPowerSettings(machine.power, this.deps.secrets) : machine.power;
     return this.deps.powerDriver(settings);

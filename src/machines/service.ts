@@ -81,6 +81,7 @@ export class MachineService {
       store: deps.store, log: deps.log, power: this.power, now: this.now, enlistingTimeout: deps.enlistingTimeout ?? 1800,
       act: (id, event) => this.act(id, event),
       queuePower: (machine, action) => this.carryOut(machine, [{ kind: 'power', action }]),
+      queueWork: (id, work) => this.queue.enqueue(id, work),
       armTimer: (id, deadline) => this.timers.arm(id, deadline),
     });
   }

@@ -37,4 +37,10 @@ export interface PowerDriver {
    * `firmware` picks the boot mode (IPMI boot flags EFI bit, Redfish BootSourceOverrideMode).
    */
   setNextBootNetwork?(firmware?: BootFirmware): Promise<void>;
+  /**
+   * The SMBIOS system UUID as the BMC reports it (Redfish ComputerSystem.UUID), lowercase; undefined
+   * when the BMC reports none. A machine added by its BMC alone is then matched by it when it enlists
+   * (src/machines/machine-adding.ts). Absent where the BMC cannot be asked (IPMI has no such read).
+   */
+  systemUuid?(): Promise<string | undefined>;
 }

@@ -50,6 +50,8 @@ export interface ComputerSystem {
   readonly '@odata.id'?: string;
   readonly '@odata.etag'?: string;
   readonly PowerState?: string;
+  /** The SMBIOS system UUID (DSP0268 ComputerSystem.UUID), in whatever case the BMC writes it. */
+  readonly UUID?: string;
   readonly Boot?: {
     readonly BootSourceOverrideMode?: string;
     readonly 'BootSourceOverrideMode@Redfish.AllowableValues'?: readonly string[];
@@ -102,6 +104,13 @@ export class RedfishPowerDriver implements PowerDriver {
     const boot = bootOverride(system, firmware);
     const answer = await this.call('PATCH', path, { Boot: boot }, etag ? { 'If-Match': etag } : {});
     this.check(answer, `PATCH ${path} (boot override ${Object.values(boot).join('/')})`);
+  }
+
+  async systemUuid(): Promise<string | undefined> {
+    const { system } = await this.system();
+    // DSP0268 fixes the UUID's pattern, not its case; enlistment compares the SMBIOS UUID lowercase.
+    const uuid = typeof system.UUID === 'string' ? system.UUID.trim().toLowerCase() : '';
+    return uuid === '' ? undefined : uuid;
   }
 
   /** The system to drive: the configured one, else the only member of the Systems collection. */

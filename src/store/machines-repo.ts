@@ -108,9 +108,10 @@ function newMachineId(): string {
 
 /**
  * created: a new machine; claimed: the enlisting machine is one the operator added by its BMC alone
- * (no boot MAC yet), which now has its boot MAC and inventory.
+ * (no boot MAC yet), which now has its boot MAC and inventory; claimedBy: how it was recognised, by
+ * the BMC address it reports in-band or by the system UUID its BMC reported (Redfish).
  */
-export interface EnlistResult { machine: Machine; created: boolean; claimed?: boolean }
+export interface EnlistResult { machine: Machine; created: boolean; claimed?: boolean; claimedBy?: 'bmc-address' | 'uuid' }
 
 /** Picks, among the machines added by their BMC and not enlisted yet, the one this inventory is. */
 export type BmcClaim = (waiting: readonly Machine[], inventory: Inventory) => Machine | undefined;
@@ -186,6 +187,22 @@ export class SqliteMachineStore {
   }
 
   /**
+   * The SMBIOS system UUID the BMC of a machine added by its BMC alone reports (Redfish,
+   * machine-adding.ts), stored while the machine still waits (New, no boot MAC) and only if no other
+   * machine has it: enlist() recognises machines by their UUID, so one UUID must name one machine.
+   * Returns whether it was stored, and the machine that already has it, if one does.
+   */
+  setWaitingUuid(id: string, uuid: string): { set: boolean; owner?: Machine } {
+    return this.db.transaction(() => {
+      const owner = this.db.prepare<[string, string], MachineRow>(`SELECT ${machineColumns} FROM machines m WHERE uuid = ? AND id != ?`).get(uuid, id);
+      if (owner) return { set: false, owner: toMachine(owner) };
+      const changes = this.db.prepare(`UPDATE machines SET uuid = ?, updated_at = ? WHERE id = ? AND boot_mac IS NULL AND state = 'New'`)
+        .run(uuid, this.now(), id).changes;
+      return { set: changes > 0 };
+    }).immediate();
+  }
+
+  /**
    * What the power driver last said (the poll, an action). Not a change of the machine: updated_at
    * stays, so cached cloud-init documents keyed by it (src/cloud-init/cache.ts) survive every poll.
    */
@@ -235,8 +252,17 @@ export class SqliteMachineStore {
       // booting from another NIC). Every other MAC and the UUID must be unowned or that machine's.
       const uuidRow = uuid ? this.byUuidStmt.get(uuid) : undefined;
       const known = this.byMac(inventory.bootMac.toLowerCase()) ?? (uuidRow && toMachine(uuidRow));
-      // Else, a machine the operator added by its BMC alone, waiting for its first boot (issue 14).
-      const claimed = known ? undefined : this.claimable(inventory, claim);
+      // A machine found by UUID with no boot MAC is one added by its BMC alone whose BMC reported
+      // that UUID (Redfish): its first boot, claimed as by the BMC address. Else, with nothing known,
+      // a waiting machine whose BMC address the inventory reports (issue 14).
+      let claimed: Machine | undefined;
+      let claimedBy: EnlistResult['claimedBy'];
+      if (known?.bootMac === null) {
+        [claimed, claimedBy] = [known, 'uuid'];
+      } else if (!known) {
+        claimed = this.claimable(inventory, claim);
+        if (claimed) claimedBy = 'bmc-address';
+      }
       const existing = known ?? claimed;
       const others = this.owners(macs, uuid).filter((m) => m.id !== existing?.id);
       if (others.length > 0) {
@@ -244,7 +270,9 @@ export class SqliteMachineStore {
       }
       if (existing && (existing.locked || existing.state !== 'New')) {
         const why = existing.locked ? 'locked' : existing.state;
-        throw new EnlistRefusedError(`it is already enlisted and ${why}: only New, unlocked machines are refreshed by enlistment; commissioning updates the inventory`, [existing]);
+        throw new EnlistRefusedError(claimed
+          ? `it is the machine added by its BMC with this system UUID, and ${why}: only a New, unlocked machine is claimed by its first boot`
+          : `it is already enlisted and ${why}: only New, unlocked machines are refreshed by enlistment; commissioning updates the inventory`, [existing]);
       }
       const at = this.now();
       const id = existing?.id ?? newMachineId();
@@ -264,7 +292,7 @@ export class SqliteMachineStore {
       }
       this.replaceInterfaces(id, inventory);
       onAdopt(id, macs);
-      return { machine: this.get(id)!, created: !existing, ...(claimed ? { claimed: true } : {}) };
+      return { machine: this.get(id)!, created: !existing, ...(claimed ? { claimed: true, claimedBy } : {}) };
     }).immediate();
   }
 
@@ -302,8 +330,11 @@ export class SqliteMachineStore {
   }
 }
 
-/** QEMU without -uuid and much cheap firmware report all-zero or all-F UUIDs: not an identity. */
-function usableUuid(raw: string): string | null {
+/**
+ * The SMBIOS UUID, lowercase, when it can name a machine. QEMU without -uuid and much cheap firmware
+ * report all-zero or all-F UUIDs: not an identity.
+ */
+export function usableUuid(raw: string): string | null {
   const uuid = raw.trim().toLowerCase();
   if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(uuid)) return null;
   if (/^[0-]+$/.test(uuid) || /^[f-]+$/.test(uuid)) return null;

@@ -1,24 +1,42 @@
 // Machines added by their BMC alone (issue 14), through the appliance as `serve` wires it (inject(),
 // a real SQLite store): the record waits in New with no boot MAC while the BMC powers it on; the
 // machine's first boot enlists it reporting its BMC's LAN address in-band, which claims the record,
-// and commissioning starts. The BMC here is a fake driver (the real ones: test/interop, and the
-// QEMU end-to-end test behind ipmi_sim); what is tested is the matching and what it changes.
+// and commissioning starts; a Redfish BMC is asked for the system UUID, which claims it as well. The
+// BMCs here are fake drivers (the real ones: test/interop, and the QEMU end-to-end test behind
+// ipmi_sim); what is tested is the matching and what it changes.
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import type { Store } from '../../src/store/index.js';
 import { createPowerDriver, parsePowerSettings } from '../../src/power/index.js';
 import { sampleInventory } from '../support/fixtures.js';
-import { FakePowerDriver } from '../support/power.js';
+import { FakePowerDriver, type FakePowerCall } from '../support/power.js';
 import { operatorToken as token, testAppliance, type TestAppliance } from '../support/appliance.js';
 
 const auth = { authorization: `Bearer ${token}` };
 const bmcPower = (address: string) => ({ type: 'ipmi', address, user: 'admin', password: 'bmc-admin-secret' });
-/** What the enlisting machine reports: its NIC and the BMC address ipmitool read in-band. */
-const inventory = (bootMac: string, bmcAddress?: string) => sampleInventory({
+const redfishPower = (address: string) => ({ type: 'redfish', address, user: 'root', password: 'redfish-secret' });
+/** What the enlisting machine reports: its NIC, the BMC address ipmitool read in-band, its SMBIOS UUID. */
+const inventory = (bootMac: string, bmcAddress?: string, uuid = '') => sampleInventory({
   bootMac, nics: [{ name: 'eth0', mac: bootMac, driver: 'e1000', link: true, speedMbps: 1000 }],
-  dmi: { vendor: 'QEMU', product: 'Standard PC', serial: '', uuid: '' },
+  dmi: { vendor: 'QEMU', product: 'Standard PC', serial: '', uuid },
   ...(bmcAddress ? { bmc: { address: bmcAddress, mac: '52:54:00:aa:bb:cc' } } : {}),
 });
+
+/** A Redfish BMC: the fake's power, and the system UUID it reports (ComputerSystem.UUID). */
+class FakeRedfishBmc extends FakePowerDriver {
+  uuid: string | undefined;
+  /** The systemUuid() call throws this, with a BMC-like message. */
+  uuidFailure: string | undefined;
+  /** The power actions sent before the UUID was read, at each read. */
+  readonly readsAfter: FakePowerCall[][] = [];
+
+  systemUuid(): Promise<string | undefined> {
+    this.readsAfter.push([...this.actions]);
+    return this.uuidFailure ? Promise.reject(new Error(this.uuidFailure)) : Promise.resolve(this.uuid);
+  }
+}
+
+const systemUuid = 'c0e0b0c0-0000-4000-8000-0000000000a1';
 
 describe('a machine added by its BMC alone', () => {
   let appliance: TestAppliance;
@@ -26,14 +44,16 @@ describe('a machine added by its BMC alone', () => {
   let api: FastifyInstance;
   let boot: FastifyInstance;
   let bmc: FakePowerDriver;
+  let redfish: FakeRedfishBmc;
   let clock: number;
 
   beforeEach(async () => {
     bmc = new FakePowerDriver();
+    redfish = new FakeRedfishBmc();
     clock = Date.UTC(2026, 11, 6, 12, 0, 0);
     appliance = await testAppliance({
       config: { 'lifecycle.enlistingTimeout': 600 }, now: () => clock,
-      builtinScripts: [], powerDriver: (settings) => (settings.type === 'ipmi' ? bmc : createPowerDriver(parsePowerSettings(settings))),
+      builtinScripts: [], powerDriver: (settings) => (settings.type === 'ipmi' ? bmc : settings.type === 'redfish' ? redfish : createPowerDriver(parsePowerSettings(settings))),
     });
     ({ store } = appliance);
     api = appliance.apiApp!;
@@ -112,6 +132,71 @@ describe('a machine added by its BMC alone', () => {
     const id = (redfish.json() as { id: string }).id;
     const claimed = await enlist(inventory('52:54:00:00:20:04', '10.0.0.7'));
     expect(claimed.json()).toMatchObject({ id, state: 'Commissioning' });
+  });
+
+  test('a Redfish BMC\'s system UUID, read before the power-on, claims the record when an enlistment reports it (no BMC address, any case)', async () => {
+    redfish.uuid = systemUuid.toUpperCase(); // DSP0268 leaves the case to the BMC
+    const { id } = (await add({ power: redfishPower('https://10.0.0.7:8443') })).json() as { id: string };
+    await appliance.service.powerSettled(id);
+    expect(redfish.readsAfter).toEqual([[]]);
+    expect(redfish.actions).toEqual(['on']);
+    expect(store.machines.get(id)).toMatchObject({ uuid: systemUuid, bootMac: null, state: 'New' });
+    expect(timeline(id)).toContain(`note: its BMC reports system UUID ${systemUuid}`);
+
+    // Another machine's UUID is not this one: it enlists as a new machine.
+    const stranger = await enlist(inventory('52:54:00:00:20:02', undefined, 'c0e0b0c0-0000-4000-8000-0000000000b2'));
+    expect(stranger.statusCode).toBe(201);
+    expect(store.machines.get(id)?.bootMac).toBeNull();
+
+    // The Redfish-only machine's enlist agent reads no BMC in-band: the SMBIOS UUID alone matches.
+    const claimed = await enlist(inventory('52:54:00:00:20:01', undefined, 'C0E0B0C0-0000-4000-8000-0000000000a1'));
+    expect(claimed.statusCode, claimed.body).toBe(200);
+    expect(claimed.json()).toMatchObject({ id, state: 'Commissioning', created: false });
+    expect(store.machines.get(id)).toMatchObject({ bootMac: '52:54:00:00:20:01', uuid: systemUuid, state: 'Commissioning', timer: { name: 'commissioning' } });
+    await appliance.service.powerSettled(id);
+    expect(redfish.actions).toEqual(['on', 'cycle']);
+    expect(timeline(id)).toEqual(expect.arrayContaining([
+      expect.stringMatching(new RegExp(`^enlisted: .*boot MAC 52:54:00:00:20:01, matched by its system UUID ${systemUuid}, as its BMC reported$`)),
+      'state: New -> Commissioning',
+    ]));
+    // Claimed once: the same UUID from another NIC is the same machine, now past New: refused.
+    expect((await enlist(inventory('52:54:00:00:20:03', undefined, systemUuid))).statusCode).toBe(409);
+    expect(store.machines.get(id)?.bootMac).toBe('52:54:00:00:20:01');
+  });
+
+  test('by system UUID, a locked waiting machine is refused, not claimed', async () => {
+    redfish.uuid = systemUuid;
+    const { id } = (await add({ power: redfishPower('10.0.0.7') })).json() as { id: string };
+    await appliance.service.powerSettled(id);
+    expect((await api.inject({ method: 'POST', url: `/api/v1/machines/${id}/actions/lock`, headers: auth })).statusCode).toBe(200);
+    const refused = await enlist(inventory('52:54:00:00:20:01', undefined, systemUuid));
+    expect(refused.statusCode).toBe(409);
+    expect(refused.json().message).toMatch(/added by its BMC with this system UUID, and locked/);
+    expect(store.machines.get(id)).toMatchObject({ bootMac: null, state: 'New' });
+    expect(store.machines.byMac('52:54:00:00:20:01')).toBeUndefined();
+    expect(timeline(id)).toContainEqual(expect.stringMatching(/^enlist-refused: from boot MAC 52:54:00:00:20:01: .*locked/));
+  });
+
+  test('a UUID another machine has is not stored on the waiting record; a BMC that cannot tell is a note, and the power-on goes ahead', async () => {
+    expect((await enlist(inventory('52:54:00:00:20:09', undefined, systemUuid))).statusCode).toBe(201);
+    const owner = store.machines.byMac('52:54:00:00:20:09')!;
+    redfish.uuid = systemUuid;
+    const { id } = (await add({ power: redfishPower('10.0.0.7') })).json() as { id: string };
+    await appliance.service.powerSettled(id);
+    expect(store.machines.get(id)?.uuid).toBeNull();
+    expect(timeline(id)).toContain(`note: its BMC reports system UUID ${systemUuid}, which machine ${owner.id} (${owner.hostname}) already has; `
+      + 'not stored: it can be matched only by the BMC address it reports when it enlists');
+
+    redfish.uuidFailure = 'HTTP 500 from the BMC (user root, password redfish-secret)';
+    const failing = (await add({ power: redfishPower('10.0.0.8') })).json() as { id: string };
+    await appliance.service.powerSettled(failing.id);
+    // Not the power error state: the BMC's power works, and the address can still match.
+    expect(store.machines.get(failing.id)).toMatchObject({ uuid: null, state: 'New', powerState: 'unknown', powerError: '' });
+    expect(redfish.actions).toEqual(['on', 'on']);
+    expect(timeline(failing.id)).toContain('power: on (redfish)');
+    expect(timeline(failing.id)).toContain('note: system UUID not read from its BMC (HTTP 500 from the BMC (user root, password (secret))): '
+      + 'it can be matched only by the BMC address it reports when it enlists');
+    expect(JSON.stringify(store.events.forMachine(failing.id))).not.toContain('redfish-secret');
   });
 
   test('a machine that never enlists is powered off again with the reason, and survives a restart as it was', async () => {

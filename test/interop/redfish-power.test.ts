@@ -2,8 +2,9 @@
 // front of a QEMU/TCG domain run by a libvirtd of our own (test/interop/support/redfish-lab.ts). The
 // driver verifies the emulator's certificate against the pinned CA (caCert), discovers the one
 // system, reads PowerState, sends the resets, and sets the one-time network boot; every effect is
-// checked on the domain itself through virsh; a UEFI boot mode left out where the system has none. Then: a wrong password, TLS verification without
-// the CA, and a system id that does not exist.
+// checked on the domain itself through virsh; a UEFI boot mode left out where the system has none; the
+// system UUID read. Then: a wrong password, TLS verification without the CA, and a system id that does
+// not exist.
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { httpCall } from '../../src/power/https-client.js';
 import { PowerError, RedfishPowerDriver, type PowerState, type RedfishSettings } from '../../src/power/index.js';
@@ -91,6 +92,11 @@ describe.skipIf(missing !== undefined)('redfish power driver against sushy-tools
     // A real BMC answers 404; sushy-tools 2b51921 with Debian's python3-libvirt answers 500 with its own
     // bug's message ("'function' object has no attribute 'NotFound'"). Either way the error names the system.
     expect((error as Error).message).toMatch(/Redfish GET \/redfish\/v1\/Systems\/no-such-system at 127\.0\.0\.1:\d+: HTTP (404|500)/);
+  });
+
+  test('the system UUID, as a machine added by its BMC alone is matched by: the domain\'s SMBIOS UUID, lowercase', async () => {
+    // sushy-tools reports libvirt's <uuid>, which QEMU gives the guest as its SMBIOS system UUID.
+    expect(await new RedfishPowerDriver(settings()).systemUuid()).toBe(domainUuid.toLowerCase());
   });
 
   test('a wrong password is a clear PowerError without the password', async () => {
