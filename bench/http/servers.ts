@@ -32,7 +32,7 @@ export interface ServerSpec {
 /**
  * nginx as the issue measured it: Debian's 1.22 with sendfile (and tcp_nopush, as its packaged
  * nginx.conf has). `workers` worker processes (1: one process, as netboot is one). Without sendfile
- * it copies through user space as netboot does, in chunks of output_buffers (64 KiB, as netboot's).
+ * it copies through user space as netboot's send stream did, in chunks of output_buffers (64 KiB).
  */
 export function nginxCommand(spec: ServerSpec, workers: number, sendfile: boolean): string[] {
   const conf = join(spec.work, 'nginx.conf');

@@ -46,7 +46,7 @@ export function enlistMachine(deps: EnlistmentDeps, inventory: Inventory): Enlis
     }
     throw error;
   }
-  const { machine, created, claimed, claimedBy } = result;
+  const { machine, created, claimed, claimedBy, bmcUuidReplaced } = result;
   deps.tagging?.refresh(machine);
   const summary = `${machine.id} ${inventory.cpu.count} cpu, ${Math.round(inventory.memoryBytes / 2 ** 20)} MiB, ${inventory.disks.length} disk(s)`;
   events.record({
@@ -54,7 +54,8 @@ export function enlistMachine(deps: EnlistmentDeps, inventory: Inventory): Enlis
     type: created || claimed ? 'enlisted' : 're-enlisted',
     detail: claimed ? `${summary}; boot MAC ${machine.bootMac}, ${claimedBy === 'uuid'
       ? `matched by its system UUID ${machine.uuid}, as its BMC reported`
-      : `matched by its BMC at ${inventory.bmc?.address}`}` : summary,
+      : `matched by its BMC at ${inventory.bmc?.address}`}${bmcUuidReplaced
+      ? `; it reports system UUID ${machine.uuid}, its BMC reported ${bmcUuidReplaced}: the machine's kept` : ''}` : summary,
   });
   if (claimed && deps.onClaimed) return { ...result, machine: deps.onClaimed(machine) };
   return result;

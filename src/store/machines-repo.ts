@@ -111,7 +111,11 @@ function newMachineId(): string {
  * (no boot MAC yet), which now has its boot MAC and inventory; claimedBy: how it was recognised, by
  * the BMC address it reports in-band or by the system UUID its BMC reported (Redfish).
  */
-export interface EnlistResult { machine: Machine; created: boolean; claimed?: boolean; claimedBy?: 'bmc-address' | 'uuid' }
+export interface EnlistResult {
+  machine: Machine; created: boolean; claimed?: boolean; claimedBy?: 'bmc-address' | 'uuid';
+  /** Claimed by its BMC address, the machine reports another system UUID than its BMC did: the BMC's, replaced. */
+  bmcUuidReplaced?: string;
+}
 
 /** Picks, among the machines added by their BMC and not enlisted yet, the one this inventory is. */
 export type BmcClaim = (waiting: readonly Machine[], inventory: Inventory) => Machine | undefined;
@@ -277,8 +281,10 @@ export class SqliteMachineStore {
       const at = this.now();
       const id = existing?.id ?? newMachineId();
       if (claimed) {
-        // Its first boot: the boot MAC is set once, here, and only where there was none.
-        this.db.prepare('UPDATE machines SET boot_mac = ?, arch = ?, uuid = coalesce(uuid, ?), inventory = ?, updated_at = ? WHERE id = ? AND boot_mac IS NULL')
+        // Its first boot: the boot MAC is set once, here, and only where there was none. The UUID is
+        // the machine's own (SMBIOS) where it reports one: that is what later enlistments report, and
+        // some BMCs give the system UUID with its first three fields byte-swapped (SMBIOS 2.6 §7.2.1).
+        this.db.prepare('UPDATE machines SET boot_mac = ?, arch = ?, uuid = coalesce(?, uuid), inventory = ?, updated_at = ? WHERE id = ? AND boot_mac IS NULL')
           .run(inventory.bootMac.toLowerCase(), inventory.arch, uuid, JSON.stringify(inventory), at, id);
       } else if (existing) {
         // The boot MAC stays: the machine's identity is not the anonymous sender's to change.
@@ -292,7 +298,8 @@ export class SqliteMachineStore {
       }
       this.replaceInterfaces(id, inventory);
       onAdopt(id, macs);
-      return { machine: this.get(id)!, created: !existing, ...(claimed ? { claimed: true, claimedBy } : {}) };
+      const bmcUuidReplaced = claimed?.uuid && uuid && claimed.uuid !== uuid ? claimed.uuid : undefined;
+      return { machine: this.get(id)!, created: !existing, ...(claimed ? { claimed: true, claimedBy } : {}), ...(bmcUuidReplaced ? { bmcUuidReplaced } : {}) };
     }).immediate();
   }
 

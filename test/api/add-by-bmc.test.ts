@@ -164,6 +164,20 @@ describe('a machine added by its BMC alone', () => {
     expect(store.machines.get(id)?.bootMac).toBe('52:54:00:00:20:01');
   });
 
+  // Some BMCs give the SMBIOS UUID with its first three fields byte-swapped (SMBIOS 2.6 §7.2.1): no
+  // UUID match then, but the address matches, and the machine's own UUID is the one kept.
+  test('claimed by the BMC address while reporting another UUID than its BMC did: the machine\'s UUID is kept, and said', async () => {
+    redfish.uuid = 'c0b0e0c0-0000-0040-8000-0000000000a1';
+    const { id } = (await add({ power: redfishPower('https://10.0.0.7:8443') })).json() as { id: string };
+    await appliance.service.powerSettled(id);
+    expect(store.machines.get(id)?.uuid).toBe('c0b0e0c0-0000-0040-8000-0000000000a1');
+    const claimed = await enlist(inventory('52:54:00:00:20:01', '10.0.0.7', systemUuid));
+    expect(claimed.json()).toMatchObject({ id, state: 'Commissioning' });
+    expect(store.machines.get(id)?.uuid).toBe(systemUuid);
+    expect(timeline(id)).toContainEqual(expect.stringMatching(new RegExp(
+      `^enlisted: .*matched by its BMC at 10\\.0\\.0\\.7; it reports system UUID ${systemUuid}, its BMC reported c0b0e0c0-0000-0040-8000-0000000000a1: the machine's kept$`)));
+  });
+
   test('by system UUID, a locked waiting machine is refused, not claimed', async () => {
     redfish.uuid = systemUuid;
     const { id } = (await add({ power: redfishPower('10.0.0.7') })).json() as { id: string };
