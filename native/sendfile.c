@@ -23,8 +23,10 @@
 //
 // openWaiter(socketFd) -> waiter; armWaiter(waiter, callback); closeWaiter(waiter)
 //   Waits, on Node's own event loop, until the socket can take more octets, then calls
-//   callback(status) once (status 0, or a negative libuv error; a peer that went away also wakes
-//   it, and the next sendFile says EPIPE or ECONNRESET). This is how nginx waits (EPOLLOUT on the
+//   callback(status) once (status 0, or a negative libuv error; a reset or closed connection also
+//   wakes it, as epoll always reports EPOLLERR and EPOLLHUP, and the next sendFile says EPIPE or
+//   ECONNRESET). Not UV_DISCONNECT: a client's half-close (EPOLLRDHUP) stays reported while the send
+//   buffer is full, and would wake the waiter again and again. This is how nginx waits (EPOLLOUT on the
 //   connection). Node offers no way to wait for writability short of writing through its stream,
 //   which costs a read and a copy through user space and Node's write machinery every time the
 //   send buffer fills (bench/http: several thousand times for one 256 MiB download).
@@ -214,7 +216,7 @@ static napi_value arm_waiter(napi_env env, napi_callback_info info) {
   if (napi_typeof(env, argv[1], &type) != napi_ok || type != napi_function) return fail(env, "armWaiter: callback must be a function");
   if (waiter->callback != NULL) return fail(env, "armWaiter: already armed");
   napi_create_reference(env, argv[1], 1, &waiter->callback);
-  int status = uv_poll_start(&waiter->poll, UV_WRITABLE | UV_DISCONNECT, on_writable);
+  int status = uv_poll_start(&waiter->poll, UV_WRITABLE, on_writable);
   if (status != 0) {
     napi_delete_reference(env, waiter->callback);
     waiter->callback = NULL;
