@@ -198,8 +198,8 @@ export class SqliteMachineStore {
    */
   setWaitingUuid(id: string, uuid: string): { set: boolean; owner?: Machine } {
     return this.db.transaction(() => {
-      const owner = this.db.prepare<[string, string], MachineRow>(`SELECT ${machineColumns} FROM machines m WHERE uuid = ? AND id != ?`).get(uuid, id);
-      if (owner) return { set: false, owner: toMachine(owner) };
+      const owner = this.byUuidStmt.get(uuid);
+      if (owner && owner.id !== id) return { set: false, owner: toMachine(owner) };
       const changes = this.db.prepare(`UPDATE machines SET uuid = ?, updated_at = ? WHERE id = ? AND boot_mac IS NULL AND state = 'New'`)
         .run(uuid, this.now(), id).changes;
       return { set: changes > 0 };
